@@ -1,0 +1,1 @@
+"""streamlab: learn, practise and test Spark Structured Streaming event time."""

@@ -1,0 +1,174 @@
+"""The lab's databases and tables, kept in the warehouse folder under the lab root.
+
+An embedded Derby metastore admits one process at a time, so a ``streamlab sql`` could not read
+while a pipeline runs. streamlab's catalog is the warehouse itself: each database is a
+``<name>.db/`` folder, each table a folder of Parquet files with a ``_table.json`` marker that
+records its format and schema. Every session re-attaches them (``attach_catalog``), so databases
+and tables survive between runs and any number of processes can read them at once. Tables
+written by streaming queries carry the file sink's ``_spark_metadata`` log, so readers only ever
+see committed files.
+
+On a session with a persistent catalog of its own (Hive, Unity Catalog) nothing is attached:
+databases and tables are created there directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from streamlab.paths import LabPaths
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
+
+DATABASES = ("streaming_bronze", "streaming_silver", "streaming_gold")
+"""The guide's Step 1 databases: raw arrivals, clean data, data for consumers."""
+
+TABLE_MARKER = "_table.json"
+_ROOT_KEY = "streamlab.catalog.root"
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table of the lab: its database, name and folder."""
+
+    database: str
+    name: str
+    path: Path
+
+    @property
+    def qualified(self) -> str:
+        """``database.name``, as SQL names it."""
+        return f"{self.database}.{self.name}"
+
+
+def database_path(paths: LabPaths, database: str) -> Path:
+    """Return the folder of ``database`` in the lab's warehouse."""
+    return paths.warehouse / f"{database}.db"
+
+
+def table_ref(paths: LabPaths, qualified: str) -> TableRef:
+    """Return the table ``database.name`` of the lab at ``paths``."""
+    database, _, name = qualified.partition(".")
+    return TableRef(database, name, database_path(paths, database) / name)
+
+
+def uses_lab_catalog(spark: SparkSession) -> bool:
+    """Return whether the session's catalog is the in-memory one streamlab attaches to."""
+    try:
+        return spark.conf.get("spark.sql.catalogImplementation", "in-memory") == "in-memory"
+    except Exception:  # Spark Connect hides static settings: its server is a lab server
+        return True
+
+
+def create_databases(spark: SparkSession, paths: LabPaths) -> list[str]:
+    """Create the guide's three databases (Step 1) if they do not exist; return their names."""
+    for database in DATABASES:
+        if uses_lab_catalog(spark):
+            database_path(paths, database).mkdir(parents=True, exist_ok=True)
+            _attach_database(spark, database, database_path(paths, database))
+        else:
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    return list(DATABASES)
+
+
+def register_table(
+    spark: SparkSession, paths: LabPaths, qualified: str, schema: StructType, comment: str = ""
+) -> TableRef:
+    """Create the Parquet table ``database.name`` in the lab's warehouse, if it is not there.
+
+    The table's folder gets a ``_table.json`` marker so that later sessions re-attach it with
+    this schema even before any file has been written to it.
+    """
+    ref = table_ref(paths, qualified)
+    ref.path.mkdir(parents=True, exist_ok=True)
+    marker = ref.path / TABLE_MARKER
+    text = json.dumps({"format": "parquet", "schema": schema.jsonValue(), "comment": comment})
+    if not marker.exists() or marker.read_text() != text:
+        tmp = marker.with_name(f".{TABLE_MARKER}.tmp")
+        tmp.write_text(text)
+        tmp.replace(marker)
+    _attach_database(spark, ref.database, database_path(paths, ref.database))
+    if not spark.catalog.tableExists(ref.qualified):
+        spark.catalog.createTable(
+            ref.qualified, path=str(ref.path), source="parquet", schema=schema
+        )
+    return ref
+
+
+def attach_catalog(spark: SparkSession, paths: LabPaths) -> list[str]:
+    """Register every database and table found in the lab's warehouse; return the tables.
+
+    Safe to call again: what is registered already is kept, and a session that served another
+    lab root before is re-pointed to this one.
+    """
+    if not uses_lab_catalog(spark) or not paths.warehouse.is_dir():
+        return []
+    root = str(paths.root)
+    repoint = _conf(spark, _ROOT_KEY) not in (None, root)
+    attached: list[str] = []
+    for folder in sorted(paths.warehouse.glob("*.db")):
+        if not folder.is_dir():
+            continue
+        database = folder.name.removesuffix(".db")
+        _attach_database(spark, database, folder)
+        known = {t.name: t for t in spark.catalog.listTables(database)}
+        present = {p.name for p in folder.iterdir() if p.is_dir() and not _hidden(p.name)}
+        if repoint:
+            for name, table in known.items():
+                if table.tableType == "EXTERNAL" and name not in present:
+                    spark.sql(f"DROP TABLE IF EXISTS {database}.{name}")
+        for name in sorted(present):
+            qualified = f"{database}.{name}"
+            if name in known and repoint and known[name].tableType == "EXTERNAL":
+                spark.sql(f"DROP TABLE IF EXISTS {qualified}")
+            elif name in known:
+                attached.append(qualified)
+                continue
+            if _attach_table(spark, qualified, folder / name):
+                attached.append(qualified)
+    spark.conf.set(_ROOT_KEY, root)
+    return attached
+
+
+def _attach_database(spark: SparkSession, database: str, folder: Path) -> None:
+    if spark.catalog.databaseExists(database):
+        rows = spark.sql(f"DESCRIBE DATABASE {database}").collect()
+        location = {r[0]: r[1] for r in rows}.get("Location", "")
+        if location.removeprefix("file:").rstrip("/") != str(folder).rstrip("/"):
+            spark.sql(f"ALTER DATABASE {database} SET LOCATION '{folder}'")
+        return
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database} LOCATION '{folder}'")
+
+
+def _attach_table(spark: SparkSession, qualified: str, folder: Path) -> bool:
+    from pyspark.sql.types import StructType
+
+    marker = folder / TABLE_MARKER
+    try:
+        if marker.exists():
+            meta = json.loads(marker.read_text())
+            schema = StructType.fromJson(meta["schema"])
+            spark.catalog.createTable(
+                qualified, path=str(folder), source=meta.get("format", "parquet"), schema=schema
+            )
+        else:
+            spark.catalog.createTable(qualified, path=str(folder), source="parquet")
+    except Exception:  # a folder that is not a table (yet): nothing to attach
+        return False
+    return True
+
+
+def _conf(spark: SparkSession, key: str) -> str | None:
+    try:
+        return spark.conf.get(key, None)
+    except Exception:
+        return None
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(("_", "."))

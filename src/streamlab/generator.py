@@ -1,0 +1,446 @@
+"""Deterministic generators for the guide's events, impressions and clicks (Steps 2 and 3).
+
+Each batch is drawn from its own random stream, seeded by ``(seed, data set, batch)``, so the
+same configuration gives byte-identical files and a lab can be extended with more batches
+without changing the ones already written. Columns are drawn with numpy and formatted through
+lookup tables; every string is built from a fixed alphabet (digits, letters, ``-: _``), so the
+JSON lines are written from a template without escaping.
+
+Times are whole seconds, UTC. Batch ``b`` happens at ``base_time + b * batch_interval``; its
+on-time events fall in the last ``recent`` seconds before it and its late events
+``lateness_min`` to ``lateness_max`` seconds before it, as in the guide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from streamlab.errors import StreamlabError
+
+EVENT_TYPES = ("page_view", "click", "purchase", "add_to_cart", "search")
+"""The guide's five event types."""
+
+_STREAM_EVENTS, _STREAM_IMPRESSIONS, _STREAM_CLICKS = 1, 2, 3
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """How much data to generate, and how late, duplicated and orphaned it is."""
+
+    seed: int = 17
+    """Seed of every random draw; the same seed and base time give the same bytes."""
+    base_time: datetime = field(
+        default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    )
+    """Time of batch 0 (naive, UTC); later batches follow every ``batch_interval`` seconds."""
+    batches: int = 10
+    """Number of batches of each data set."""
+    events_per_batch: int = 100
+    """Events in each batch, duplicates not included."""
+    impressions_per_batch: int = 50
+    """Ad impressions in each batch."""
+    clicks_per_batch: int = 10
+    """Ad clicks in each batch (orphans included)."""
+    late_share: float = 0.10
+    """Share of each batch's events that arrive late (exact per batch, rounded)."""
+    lateness_min: int = 300
+    """Seconds: a late event happened at least this long before its batch."""
+    lateness_max: int = 1800
+    """Seconds: a late event happened at most this long before its batch."""
+    recent: int = 300
+    """Seconds: an on-time event happened less than this long before its batch."""
+    duplicate_share: float = 0.05
+    """Extra re-sent events per batch, as a share of events_per_batch: same event_id and
+    content as an event of this or one of the two previous batches."""
+    orphan_share: float = 0.10
+    """Share of each batch's clicks that refer to an impression that does not exist."""
+    batch_interval: int = 60
+    """Seconds between two batches."""
+    click_window: int = 600
+    """Seconds: a click on an existing impression happens 0 to this long after it."""
+    impression_spread: int = 600
+    """Seconds: an impression happened 0 to this long before its batch."""
+    users: int = 100
+    """Distinct users, USER001 onwards."""
+    ads: int = 20
+    """Distinct ads, AD001 onwards."""
+
+    def __post_init__(self) -> None:
+        """Reject impossible settings with one line naming the option and the fix."""
+        for name in ("batches", "events_per_batch", "impressions_per_batch", "users", "ads"):
+            if getattr(self, name) <= 0:
+                raise StreamlabError(
+                    f"{_opt(name)} must be a positive number, got {getattr(self, name)}"
+                )
+        if self.clicks_per_batch < 0:
+            raise StreamlabError(
+                f"--clicks-per-batch must not be negative, got {self.clicks_per_batch}"
+            )
+        for name in ("late_share", "duplicate_share", "orphan_share"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= value <= 1.0) or math.isnan(value):
+                raise StreamlabError(f"{_opt(name)} must be a share between 0 and 1, got {value}")
+        for name in (
+            "lateness_min",
+            "lateness_max",
+            "recent",
+            "batch_interval",
+            "click_window",
+            "impression_spread",
+        ):
+            if getattr(self, name) < 0:
+                raise StreamlabError(
+                    f"{_opt(name)} must not be negative, got {getattr(self, name)}s"
+                )
+        if self.recent <= 0:
+            raise StreamlabError("--recent must be at least 1 second")
+        if self.lateness_min > self.lateness_max:
+            raise StreamlabError(
+                f"lateness range is upside down ({self.lateness_min}s > {self.lateness_max}s): "
+                "--lateness-min must not exceed --lateness-max"
+            )
+        if self.batches > 10_000:
+            raise StreamlabError(f"--batches must be at most 10000, got {self.batches}")
+        if self.clicks_per_batch > self.impressions_per_batch:
+            raise StreamlabError(
+                f"--clicks-per-batch ({self.clicks_per_batch}) must not exceed "
+                f"--impressions-per-batch ({self.impressions_per_batch}): "
+                "each click in a batch refers to a different impression"
+            )
+        if self.base_time.tzinfo is not None:
+            utc = self.base_time.astimezone(UTC).replace(tzinfo=None)
+            object.__setattr__(self, "base_time", utc)
+        object.__setattr__(self, "base_time", self.base_time.replace(microsecond=0))
+
+    def batch_time(self, batch: int) -> datetime:
+        """Return the time at which batch ``batch`` is produced."""
+        return self.base_time + timedelta(seconds=batch * self.batch_interval)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as JSON-ready data."""
+        data = asdict(self)
+        data["base_time"] = _fmt(self.base_time)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        """Rebuild a configuration written by :meth:`to_dict`."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["base_time"] = parse_base_time(str(values["base_time"]))
+        return cls(**values)
+
+    def fingerprint(self) -> str:
+        """Return a digest of everything but ``batches``: labs with equal digests share batches."""
+        data = self.to_dict()
+        data.pop("batches")
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parse_base_time(text: str) -> datetime:
+    """Parse ``--base-time`` (ISO 8601, e.g. ``2026-01-01T09:00:00`` or with ``Z``) as naive UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise StreamlabError(
+            f"--base-time {text!r} is not a date and time: write it like 2026-01-01T09:00:00"
+        ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+def _opt(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One generated batch of one data set: its JSON lines and what was injected into it."""
+
+    source: str
+    """``events``, ``impressions`` or ``clicks``."""
+    batch: int
+    """The batch number."""
+    lines: bytes
+    """The JSON lines, one record a line, newline-terminated."""
+    manifest: dict[str, Any]
+    """Counts and ids of what was injected: late events, duplicates, orphan clicks."""
+
+
+# --- columns -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _EventColumns:
+    seconds: IntArray  # event time, epoch seconds
+    user: IntArray
+    kind: IntArray
+    cents: IntArray
+    late: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class _ImpressionColumns:
+    seconds: IntArray
+    ad: IntArray
+    user: IntArray
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def _rng(cfg: GeneratorConfig, stream: int, batch: int) -> np.random.Generator:
+    return np.random.default_rng([cfg.seed, stream, batch])
+
+
+def _event_columns(cfg: GeneratorConfig, batch: int) -> _EventColumns:
+    rng = _rng(cfg, _STREAM_EVENTS, batch)
+    n = cfg.events_per_batch
+    late = np.zeros(n, dtype=bool)
+    late[rng.choice(n, size=round(n * cfg.late_share), replace=False)] = True
+    offsets = np.where(
+        late,
+        rng.integers(cfg.lateness_min, cfg.lateness_max + 1, size=n),
+        rng.integers(0, cfg.recent, size=n),
+    )
+    return _EventColumns(
+        seconds=_epoch(cfg.batch_time(batch)) - offsets,
+        user=rng.integers(1, cfg.users + 1, size=n),
+        kind=rng.integers(0, len(EVENT_TYPES), size=n),
+        cents=rng.integers(100, 10_001, size=n),
+        late=late,
+    )
+
+
+def _impression_columns(cfg: GeneratorConfig, batch: int) -> _ImpressionColumns:
+    rng = _rng(cfg, _STREAM_IMPRESSIONS, batch)
+    m = cfg.impressions_per_batch
+    return _ImpressionColumns(
+        seconds=_epoch(cfg.batch_time(batch)) - rng.integers(0, cfg.impression_spread + 1, size=m),
+        ad=rng.integers(1, cfg.ads + 1, size=m),
+        user=rng.integers(1, cfg.users + 1, size=m),
+    )
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+@cache
+def _numbers(width: int, count: int) -> list[str]:
+    return [f"{i:0{width}d}" for i in range(count)]
+
+
+@cache
+def _values() -> list[str]:
+    return [f"{c // 100}.{c % 100:02d}" for c in range(10_001)]
+
+
+def _times(seconds: IntArray) -> list[str]:
+    """Format epoch seconds as ``yyyy-MM-dd HH:mm:ss``, once per distinct second."""
+    unique, inverse = np.unique(seconds, return_inverse=True)
+    text = np.datetime_as_string(unique.astype("datetime64[s]"), unit="s")
+    table = np.array([t.replace("T", " ") for t in text.tolist()], dtype=object)
+    result: list[str] = table[inverse].tolist()
+    return result
+
+
+def _ids(prefix: str, batch: int, count: int) -> list[str]:
+    head = f"{prefix}{batch:04d}"
+    return [head + s for s in _numbers(4, count)]
+
+
+def _pick(table: list[str], index: IntArray) -> list[str]:
+    return [table[i] for i in index.tolist()]
+
+
+# --- batches -------------------------------------------------------------------------------
+
+_EVENT_LINE = (
+    '{"event_id":"%s","user_id":"USER%s","event_type":"%s","value":%s,'
+    '"event_time":"%s","processing_time":"%s"}'
+)
+_IMPRESSION_LINE = '{"impression_id":"%s","ad_id":"AD%s","user_id":"USER%s","impression_time":"%s"}'
+_CLICK_LINE = '{"click_id":"%s","impression_id":"%s","click_time":"%s"}'
+
+
+class _Cache:
+    """The columns of the last few batches, which duplicates and clicks refer back to."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        self.cfg = cfg
+        self._events: dict[int, _EventColumns] = {}
+        self._impressions: dict[int, _ImpressionColumns] = {}
+
+    def events(self, batch: int) -> _EventColumns:
+        return self._get(self._events, batch, _event_columns)
+
+    def impressions(self, batch: int) -> _ImpressionColumns:
+        return self._get(self._impressions, batch, _impression_columns)
+
+    def _get(self, store: dict[int, Any], batch: int, make: Callable[..., Any]) -> Any:
+        if batch not in store:
+            store[batch] = make(self.cfg, batch)
+            for old in [b for b in store if b < batch - 2]:
+                del store[old]
+        return store[batch]
+
+
+def _event_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
+    rng = _rng(cfg, _STREAM_EVENTS + 10, batch)
+    n = cfg.events_per_batch
+    first = max(0, batch - 2)
+    # Re-sent events: copies of events of this batch or one of the two before it.
+    n_dup = round(n * cfg.duplicate_share)
+    picks = rng.choice((batch + 1 - first) * n, size=n_dup, replace=False)
+    dup_batch, dup_index = np.divmod(picks.astype(np.int64), n)
+    dup_batch += first
+    row_batch = np.concatenate([np.full(n, batch, dtype=np.int64), dup_batch])
+    row_index = np.concatenate([np.arange(n, dtype=np.int64), dup_index])
+    order = rng.permutation(len(row_index))
+    row_batch, row_index = row_batch[order], row_index[order]
+
+    def gather(column: str) -> IntArray:
+        out = np.empty(len(row_index), dtype=np.int64)
+        for a in range(first, batch + 1):
+            mask = row_batch == a
+            out[mask] = getattr(cache_.events(a), column)[row_index[mask]]
+        return out
+
+    numbers = _numbers(4, max(n, batch + 1))
+    processing = _fmt(cfg.batch_time(batch))
+    lines = [
+        _EVENT_LINE % row
+        for row in zip(
+            [
+                f"EVT{numbers[a]}{numbers[i]}"
+                for a, i in zip(row_batch.tolist(), row_index.tolist(), strict=True)
+            ],
+            _pick(_numbers(3, cfg.users + 1), gather("user")),
+            _pick(list(EVENT_TYPES), gather("kind")),
+            _pick(_values(), gather("cents")),
+            _times(gather("seconds")),
+            [processing] * len(order),
+            strict=True,
+        )
+    ]
+    own_late = np.flatnonzero(cache_.events(batch).late).tolist()
+    manifest = {
+        "source": "events",
+        "batch": batch,
+        "batch_time": processing,
+        "rows": len(lines),
+        "events": n,
+        "late": [f"EVT{batch:04d}{i:04d}" for i in own_late],
+        "duplicates": [
+            {"event_id": f"EVT{a:04d}{i:04d}", "original_batch": a}
+            for a, i in sorted(zip(dup_batch.tolist(), dup_index.tolist(), strict=True))
+        ],
+    }
+    return Batch("events", batch, _join(lines), manifest)
+
+
+def _impression_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
+    cols = cache_.impressions(batch)
+    m = cfg.impressions_per_batch
+    lines = [
+        _IMPRESSION_LINE % row
+        for row in zip(
+            _ids("IMP", batch, m),
+            _pick(_numbers(3, cfg.ads + 1), cols.ad),
+            _pick(_numbers(3, cfg.users + 1), cols.user),
+            _times(cols.seconds),
+            strict=True,
+        )
+    ]
+    manifest = {
+        "source": "impressions",
+        "batch": batch,
+        "batch_time": _fmt(cfg.batch_time(batch)),
+        "rows": m,
+    }
+    return Batch("impressions", batch, _join(lines), manifest)
+
+
+def _click_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
+    rng = _rng(cfg, _STREAM_CLICKS, batch)
+    k, m = cfg.clicks_per_batch, cfg.impressions_per_batch
+    now = _epoch(cfg.batch_time(batch))
+    orphan = np.zeros(k, dtype=bool)
+    orphan[rng.choice(k, size=round(k * cfg.orphan_share), replace=False)] = True
+    first = max(0, batch - 2)
+    # A click refers to an impression of this batch or one of the two before it (the guide).
+    picks = rng.choice((batch + 1 - first) * m, size=int((~orphan).sum()), replace=False)
+    targets: list[str] = []
+    seconds = np.empty(k, dtype=np.int64)
+    real = iter(picks.tolist())
+    fraction = rng.random(size=k)
+    orphan_batch = rng.integers(first, batch + 1, size=k)
+    orphan_index = rng.integers(m, m + 1000, size=k)
+    recent = rng.integers(0, cfg.recent, size=k)
+    for c in range(k):
+        if orphan[c]:
+            targets.append(f"IMP{orphan_batch[c]:04d}{orphan_index[c]:04d}")
+            seconds[c] = now - recent[c]
+            continue
+        a, i = divmod(next(real), m)
+        a += first
+        shown = int(cache_.impressions(a).seconds[i])
+        # The guide's data summary promises clicks within 10 minutes after the impression;
+        # a click never happens after the batch that carries it.
+        reach = min(cfg.click_window, now - shown)
+        seconds[c] = shown + int(fraction[c] * (reach + 1))
+        targets.append(f"IMP{a:04d}{i:04d}")
+    ids = _ids("CLK", batch, k)
+    lines = [_CLICK_LINE % row for row in zip(ids, targets, _times(seconds), strict=True)]
+    manifest = {
+        "source": "clicks",
+        "batch": batch,
+        "batch_time": _fmt(cfg.batch_time(batch)),
+        "rows": k,
+        "orphans": [ids[c] for c in np.flatnonzero(orphan).tolist()],
+    }
+    return Batch("clicks", batch, _join(lines), manifest)
+
+
+def _join(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+GENERATORS = {"events": _event_batch, "impressions": _impression_batch, "clicks": _click_batch}
+
+
+def generate(
+    cfg: GeneratorConfig,
+    sources: tuple[str, ...] = ("events", "impressions", "clicks"),
+    batches: range | None = None,
+) -> Iterator[Batch]:
+    """Yield every batch of ``sources``, in batch order, for ``batches`` (default: all).
+
+    >>> cfg = GeneratorConfig(batches=1, events_per_batch=2, duplicate_share=0)
+    >>> [b.manifest["rows"] for b in generate(cfg)]
+    [2, 50, 10]
+    """
+    for name in sources:
+        if name not in GENERATORS:
+            raise StreamlabError(f"unknown source {name!r}: choose events, impressions or clicks")
+    cache_ = _Cache(cfg)
+    for batch in batches if batches is not None else range(cfg.batches):
+        for name in sources:
+            yield GENERATORS[name](cfg, cache_, batch)

@@ -1,0 +1,154 @@
+"""One factory for every Spark session streamlab uses: local, cluster, Spark Connect or active.
+
+``lab_session()`` returns the active session when there is one (a notebook on Databricks, a
+test fixture), a Spark Connect session for ``remote`` (or ``SPARK_REMOTE``), and otherwise a
+local session tuned for a small machine, or one on the cluster named by ``master`` (or
+``STREAMLAB_MASTER``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from streamlab.errors import StreamlabError
+from streamlab.java import ensure_java
+from streamlab.paths import LabPaths
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+
+
+def default_config(paths: LabPaths, cores: int) -> dict[str, str]:
+    """Return the Spark settings of a lab session on a machine with ``cores`` cores.
+
+    The checkpoint of a stateful query fixes its shuffle partitions and state store provider,
+    so these must be right before a query's first run (see docs/performance in the repo).
+    """
+    log4j = resources.files("streamlab").joinpath("resources/log4j2.properties")
+    java_opts = f"-Duser.timezone=UTC -Dlog4j.configurationFile=file:{log4j}"
+    return {
+        # 200 partitions cost ~8x on two cores: one or two tasks a core is enough.
+        "spark.sql.shuffle.partitions": str(max(1, cores)),
+        "spark.default.parallelism": str(max(1, cores)),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.executor.extraJavaOptions": java_opts,
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false",
+        "spark.sql.streaming.stateStore.providerClass": ROCKSDB_PROVIDER,
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.warehouse.dir": str(paths.warehouse),
+        "spark.driver.memory": os.environ.get("STREAMLAB_DRIVER_MEMORY", "2g"),
+        "spark.sql.streaming.minBatchesToRetain": "20",
+        # The lab's streams read JSON produced by streamlab; keep bad-record handling explicit.
+        "spark.sql.streaming.schemaInference": "false",
+    }
+
+
+# Settings that can change on a running session (Spark Connect, an active notebook session).
+_RUNTIME_KEYS = (
+    "spark.sql.shuffle.partitions",
+    "spark.sql.session.timeZone",
+    "spark.sql.streaming.stateStore.providerClass",
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled",
+)
+
+
+def lab_session(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    master: str | None = None,
+    remote: str | None = None,
+    app_name: str = "streamlab",
+    config: Mapping[str, str] | None = None,
+    attach: bool = True,
+) -> SparkSession:
+    """Return the Spark session for a lab at ``root`` (default ``/tmp/streaming``).
+
+    Args:
+        root: the lab root; ``None`` means ``$STREAMLAB_ROOT`` or ``/tmp/streaming``.
+        master: a cluster URL such as ``spark://host:7077``; default ``$STREAMLAB_MASTER``,
+            else ``local[N]`` with N the machine's cores.
+        remote: a Spark Connect URL such as ``sc://localhost:15002``; default ``$SPARK_REMOTE``.
+        app_name: the application name shown by Spark.
+        config: extra Spark settings, applied over streamlab's defaults.
+        attach: register the lab's databases and tables from its warehouse in the catalog.
+
+    >>> spark = lab_session()  # doctest: +SKIP
+    >>> spark.sql("SHOW DATABASES").show()  # doctest: +SKIP
+    """
+    from pyspark.sql import SparkSession
+
+    paths = LabPaths.resolve(root)
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    master = master or os.environ.get("STREAMLAB_MASTER")
+    cores = os.cpu_count() or 2
+    settings = default_config(paths, cores)
+    settings.update(config or {})
+
+    active = SparkSession.getActiveSession()
+    if active is not None and remote is None and master is None:
+        spark = active
+    elif remote:
+        spark = _connect_session(remote, app_name)
+        for key in _RUNTIME_KEYS:
+            spark.conf.set(key, settings[key])
+    else:
+        spark = _local_session(master or f"local[{cores}]", app_name, settings)
+    if attach:
+        from streamlab.catalog import attach_catalog
+
+        attach_catalog(spark, paths)
+    return spark
+
+
+def _local_session(master: str, app_name: str, settings: Mapping[str, str]) -> SparkSession:
+    from pyspark.sql import SparkSession
+
+    ensure_java()
+    # Python workers (UDFs, cluster executors) must run this interpreter, with its packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # the JVM could not start or reach the master
+        raise StreamlabError(
+            f"Spark did not start with master {master!r} ({_first_line(exc)}): "
+            "check the master URL, or run without --master for local mode"
+        ) from exc
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _connect_session(remote: str, app_name: str) -> SparkSession:
+    from pyspark.sql import SparkSession
+
+    if not remote.startswith("sc://"):
+        raise StreamlabError(f"--remote {remote!r} is not a Spark Connect URL like sc://HOST:PORT")
+    try:
+        return SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
+    except Exception as exc:
+        raise StreamlabError(
+            f"cannot reach the Spark Connect server at {remote} ({_first_line(exc)}): "
+            "start one with 'streamlab connect-server start' or fix --remote"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Return whether ``spark`` is a Spark Connect session."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")

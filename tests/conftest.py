@@ -1,0 +1,70 @@
+"""Shared fixtures: one Spark session for the whole run, a fresh lab root per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from streamlab.generator import GeneratorConfig, parse_base_time
+from streamlab.paths import LabPaths
+from streamlab.provision import setup_lab
+from streamlab.session import lab_session
+
+BASE_TIME = parse_base_time("2026-01-01T09:00:00")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch /tmp/streaming: every test's default lab root is its own."""
+    monkeypatch.setenv("STREAMLAB_ROOT", str(tmp_path / "default-root"))
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.delenv("STREAMLAB_MASTER", raising=False)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    """The one Spark session of the test run: local, 2 shuffle partitions, UTC."""
+    session = lab_session(
+        tmp_path_factory.mktemp("spark-root"),
+        config={"spark.sql.shuffle.partitions": "2"},
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> LabPaths:
+    """An empty lab root of the test's own."""
+    return LabPaths.resolve(tmp_path / "lab")
+
+
+@pytest.fixture
+def guide_lab(lab: LabPaths) -> LabPaths:
+    """A lab set up with the guide's sizes and a fixed base time."""
+    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME))
+    return lab
+
+
+@pytest.fixture
+def sql_conf(spark: SparkSession) -> object:
+    """Set Spark SQL settings for one block and restore the old values after it."""
+
+    @contextmanager
+    def apply(settings: dict[str, str]) -> Iterator[None]:
+        old = {k: spark.conf.get(k, None) for k in settings}
+        for k, v in settings.items():
+            spark.conf.set(k, v)
+        try:
+            yield
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    spark.conf.unset(k)
+                else:
+                    spark.conf.set(k, v)
+
+    return apply
