@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -289,17 +289,21 @@ class _Cache:
         self._impressions: dict[int, _ImpressionColumns] = {}
 
     def events(self, batch: int) -> _EventColumns:
-        return self._get(self._events, batch, _event_columns)
+        if batch not in self._events:
+            self._events[batch] = _event_columns(self.cfg, batch)
+            _forget_before(self._events, batch - 2)
+        return self._events[batch]
 
     def impressions(self, batch: int) -> _ImpressionColumns:
-        return self._get(self._impressions, batch, _impression_columns)
+        if batch not in self._impressions:
+            self._impressions[batch] = _impression_columns(self.cfg, batch)
+            _forget_before(self._impressions, batch - 2)
+        return self._impressions[batch]
 
-    def _get(self, store: dict[int, Any], batch: int, make: Callable[..., Any]) -> Any:
-        if batch not in store:
-            store[batch] = make(self.cfg, batch)
-            for old in [b for b in store if b < batch - 2]:
-                del store[old]
-        return store[batch]
+
+def _forget_before(store: dict[int, Any], first: int) -> None:
+    for old in [b for b in store if b < first]:
+        del store[old]
 
 
 def _event_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:

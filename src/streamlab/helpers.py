@@ -24,7 +24,7 @@ from streamlab.sources import parse_time
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.streaming import StreamingQuery
+    from pyspark.sql.streaming.query import StreamingQuery
     from pyspark.sql.types import StructType
 
 
@@ -89,19 +89,19 @@ def create_windowed_aggregation(
     size = to_millis(window_duration, what="window duration")
     if size <= 0:
         raise StreamlabError("window duration must be longer than zero")
-    window_args = [F.col(time_column), spark_interval(size)]
+    slide = size
     if slide_duration is not None:
         slide = to_millis(slide_duration, what="slide duration")
         if not 0 < slide <= size:
             raise StreamlabError("slide duration must be longer than zero and at most the window")
-        window_args.append(spark_interval(slide))
+    window = F.window(F.col(time_column), spark_interval(size), spark_interval(slide))
     exprs = list(agg_exprs) if agg_exprs else [F.count(F.lit(1)).alias("count")]
-    groups = [F.window(*window_args), *(group_columns or [])]
+    groups = [window, *(group_columns or [])]
     return df.groupBy(*groups).agg(*exprs)
 
 
 def monitor_watermark(
-    query: StreamingQuery, duration: float = 30, *, poll: float = 1.0, out: TextIO | None = None
+    query: StreamingQuery, duration: float = 30, *, poll: int = 1, out: TextIO | None = None
 ) -> list[str]:
     """Print each change of ``query``'s watermark for up to ``duration`` seconds.
 
@@ -114,8 +114,8 @@ def monitor_watermark(
     reported = 0
     deadline = duration
     while True:
-        finished = query.awaitTermination(min(poll, max(deadline, 0))) if deadline > 0 else True
-        deadline -= poll
+        finished = bool(query.awaitTermination(max(1, poll))) if deadline > 0 else True
+        deadline -= max(1, poll)
         progress: list[dict[str, Any]] = list(query.recentProgress)
         for report in progress[reported:]:
             mark = (report.get("eventTime") or {}).get("watermark")

@@ -1,0 +1,5 @@
+"""``python -m streamlab`` runs the command line."""
+
+from streamlab.cli import main
+
+main()

@@ -1,0 +1,291 @@
+"""Commands that set up, verify and query a lab: ``setup``, ``verify``, ``sql``."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streamlab.cli._common import (
+    JsonOpt,
+    MasterOpt,
+    RemoteOpt,
+    RootOpt,
+    emit,
+    lab_paths,
+    progress_bar,
+    status,
+    to_jsonable,
+)
+from streamlab.durations import to_millis
+from streamlab.errors import StreamlabError
+from streamlab.generator import GeneratorConfig, parse_base_time
+from streamlab.landing import read_lab
+from streamlab.paths import LabPaths
+from streamlab.provision import SetupResult, setup_lab
+
+
+def _seconds(value: str | None, option: str) -> int | None:
+    if value is None:
+        return None
+    ms = to_millis(value, what=option)
+    if ms % 1000:
+        raise StreamlabError(f"{option} must be whole seconds, got {value!r}")
+    return ms // 1000
+
+
+def generator_config(paths: LabPaths, **given: Any) -> GeneratorConfig:
+    """Build the generator settings from CLI options, defaulting to the lab's own settings.
+
+    A lab that exists keeps its settings unless an option changes them; a new lab's base time
+    defaults to now, to the minute, as the guide's generator uses the current time.
+    """
+    existing = read_lab(paths)
+    values: dict[str, Any] = existing.to_dict() if existing else {}
+    values.pop("base_time", None)
+    for key, value in given.items():
+        if value is not None:
+            values[key] = value
+    if given.get("base_time") is not None:
+        values["base_time"] = parse_base_time(given["base_time"])
+    elif existing is not None:
+        values["base_time"] = existing.base_time
+    else:
+        now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
+        values["base_time"] = now
+    known = {f.name for f in fields(GeneratorConfig)}
+    return GeneratorConfig(**{k: v for k, v in values.items() if k in known})
+
+
+def _render_setup(result: SetupResult) -> Any:
+    def render(out: Console) -> None:
+        written = {k: len(v) for k, v in result.generated.items()}
+        cfg = result.config
+        if result.changed:
+            out.print(
+                f"✓ Generated {written['events']} event, {written['impressions']} impression "
+                f"and {written['clicks']} click batches under {result.root}"
+            )
+        else:
+            out.print(f"✓ Lab at {result.root} is set up already ({cfg['batches']} batches)")
+        out.print(f"✓ Databases: {', '.join(result.databases)}")
+        out.print(f"✓ Checkpoint folders: {', '.join(result.checkpoints)}")
+        out.print(
+            f"  seed {cfg['seed']}, base time {cfg['base_time']}, {cfg['batches']} batches x "
+            f"{cfg['events_per_batch']} events, late share {cfg['late_share']}, "
+            f"duplicate share {cfg['duplicate_share']}"
+        )
+        out.print("Next: streamlab verify")
+
+    return render
+
+
+def setup(
+    root: RootOpt = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: 17].")] = None,
+    base_time: Annotated[
+        str | None,
+        typer.Option(help="Time of batch 0, UTC, e.g. 2026-01-01T09:00:00 [default: now]."),
+    ] = None,
+    batches: Annotated[
+        int | None, typer.Option(help="Batches of each source [default: 10].")
+    ] = None,
+    events_per_batch: Annotated[
+        int | None, typer.Option(help="Events a batch [default: 100].")
+    ] = None,
+    impressions_per_batch: Annotated[
+        int | None, typer.Option(help="Impressions a batch [default: 50].")
+    ] = None,
+    clicks_per_batch: Annotated[
+        int | None, typer.Option(help="Clicks a batch [default: 10].")
+    ] = None,
+    late_share: Annotated[
+        float | None, typer.Option(help="Share of events that arrive late [default: 0.1].")
+    ] = None,
+    lateness_min: Annotated[
+        str | None, typer.Option(help="Least lateness of a late event [default: 5m].")
+    ] = None,
+    lateness_max: Annotated[
+        str | None, typer.Option(help="Most lateness of a late event [default: 30m].")
+    ] = None,
+    duplicate_share: Annotated[
+        float | None, typer.Option(help="Re-sent events, as a share of a batch [default: 0.05].")
+    ] = None,
+    orphan_share: Annotated[
+        float | None, typer.Option(help="Share of clicks without an impression [default: 0.1].")
+    ] = None,
+    batch_interval: Annotated[
+        str | None, typer.Option(help="Time between two batches [default: 60s].")
+    ] = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Remove the lab's data, checkpoints and tables first.")
+    ] = False,
+    master: MasterOpt = None,
+    remote: RemoteOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Run Steps 1-4 of the guide: databases, events, impressions, clicks, checkpoint folders.
+
+    Idempotent: what has landed is kept; more --batches than the lab has extends it.
+    """
+    paths = lab_paths(root)
+    if reset:
+        from streamlab.provision import reset_lab
+
+        paths.ensure_writable()
+        reset_lab(paths)
+    cfg = generator_config(
+        paths,
+        seed=seed,
+        base_time=base_time,
+        batches=batches,
+        events_per_batch=events_per_batch,
+        impressions_per_batch=impressions_per_batch,
+        clicks_per_batch=clicks_per_batch,
+        late_share=late_share,
+        lateness_min=_seconds(lateness_min, "--lateness-min"),
+        lateness_max=_seconds(lateness_max, "--lateness-max"),
+        duplicate_share=duplicate_share,
+        orphan_share=orphan_share,
+        batch_interval=_seconds(batch_interval, "--batch-interval"),
+    )
+    spark = None
+    if master or remote:
+        from streamlab.session import lab_session
+
+        spark = lab_session(paths.root, master=master, remote=remote)
+    with progress_bar("Generating batches", 3 * cfg.batches, show=not json) as progress:
+        result = setup_lab(paths, cfg, spark=spark, progress=progress)
+    emit(
+        {
+            "root": result.root,
+            "generated": result.generated,
+            "databases": result.databases,
+            "checkpoints": result.checkpoints,
+            "config": result.config,
+        },
+        json,
+        _render_setup(result),
+    )
+
+
+def _render_verify(data: dict[str, Any]) -> Any:
+    def render(out: Console) -> None:
+        out.print("=" * 72)
+        out.print("STREAMING TRANSFORMATIONS SETUP VERIFICATION")
+        out.print("=" * 72)
+        ev, imp, clk = data["events"], data["impressions"], data["clicks"]
+        table = Table(title="Lab data", title_justify="left")
+        for column in ("source", "batches", "rows", "details"):
+            table.add_column(column)
+        share = ev["late"] / ev["rows"] if ev["rows"] else 0.0
+        table.add_row(
+            "events",
+            str(ev["batches"]),
+            str(ev["rows"]),
+            f"{ev['late']} late ({share:.1%}), {ev['duplicates']} duplicates "
+            f"reported apart, {ev['rows_total']} rows in files",
+        )
+        table.add_row("impressions", str(imp["batches"]), str(imp["rows"]), "")
+        table.add_row(
+            "clicks",
+            str(clk["batches"]),
+            str(clk["rows"]),
+            f"{clk['orphans']} orphans; matched clicks "
+            f"{clk['delay_min_s']}-{clk['delay_max_s']} s after their impression",
+        )
+        out.print(table)
+        for source, rows in data["samples"].items():
+            if rows:
+                sample = Table(title=f"Sample {source} (batch_0000)", title_justify="left")
+                for column in rows[0]:
+                    sample.add_column(column)
+                for row in rows:
+                    sample.add_row(*(str(v) for v in row.values()))
+                out.print(sample)
+        checks = Table(title="Checks", title_justify="left")
+        for column in ("check", "", "detail"):
+            checks.add_column(column)
+        for check in data["checks"]:
+            checks.add_row(check["name"], "✓" if check["ok"] else "✗", check["detail"])
+        out.print(checks)
+        if data["ok"]:
+            out.print("✅ Setup Complete! Ready for watermarking and windowing exercises.")
+        else:
+            out.print("✗ Setup incomplete: see the failed checks above.")
+
+    return render
+
+
+def verify(
+    root: RootOpt = None, master: MasterOpt = None, remote: RemoteOpt = None, json: JsonOpt = False
+) -> None:
+    """Run Step 6 of the guide: read the lab back through Spark and check it; exit 1 if not ok."""
+    from streamlab.session import lab_session
+    from streamlab.verify import verify_lab
+
+    paths = lab_paths(root)
+    if read_lab(paths) is None:
+        raise StreamlabError(f"no lab at {paths.root}: run 'streamlab setup' first")
+    with status("Starting Spark and reading the lab...", show=not json):
+        spark = lab_session(paths.root, master=master, remote=remote)
+        data = verify_lab(spark, paths).to_dict()
+    emit(data, json, _render_verify(data))
+    if not data["ok"]:
+        raise typer.Exit(1)
+
+
+def sql(
+    query: Annotated[
+        str, typer.Argument(help='SQL to run, e.g. "SELECT * FROM streaming_gold.events_tumbling".')
+    ],
+    root: RootOpt = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most rows to print.")] = 1000,
+    master: MasterOpt = None,
+    remote: RemoteOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Run SQL against the lab's databases; --json prints a list of row objects."""
+    from pyspark.errors import PySparkException
+
+    from streamlab.session import lab_session
+
+    paths = lab_paths(root)
+    spark = lab_session(paths.root, master=master, remote=remote)
+    try:
+        df = spark.sql(query)
+        rows = df.limit(limit).collect()
+    except PySparkException as exc:
+        first = (str(exc).strip().splitlines() or ["invalid SQL"])[0]
+        raise StreamlabError(f"the query failed: {first}") from exc
+    records = [to_jsonable(r) for r in rows]
+
+    def render(out: Console) -> None:
+        table = Table(show_lines=False)
+        for column in df.columns:
+            table.add_column(column)
+        for record in records:
+            table.add_row(*(_cell(v) for v in record.values()))
+        out.print(table)
+        out.print(f"{len(records)} row{'s' if len(records) != 1 else ''}")
+
+    emit(records, json, render)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_cell(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``setup``, ``verify`` and ``sql`` to ``app``."""
+    app.command()(setup)
+    app.command()(verify)
+    app.command()(sql)

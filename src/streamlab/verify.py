@@ -1,0 +1,219 @@
+"""Verifying a lab (the guide's Step 6): what landed, read back through Spark.
+
+What Spark reads is checked against what the generator says it injected.
+
+Every number is measured from the data as Spark reads it (schema, subfolders, parsed times),
+then checked against the batch manifests: late events, duplicates and orphan clicks must match
+exactly, every click on an existing impression must land within the click window after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as F
+
+from streamlab.catalog import DATABASES
+from streamlab.errors import LabNotReadyError
+from streamlab.landing import DATA_FILE, landed_batches, read_lab, read_manifests
+from streamlab.paths import CHECKPOINTS, SOURCES, LabPaths
+from streamlab.schemas import SCHEMAS
+from streamlab.sources import read_source
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+SAMPLE_ROWS = {"events": 5, "impressions": 3, "clicks": 3}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verified property of the lab."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    """Everything ``streamlab verify`` measured, and whether the lab is as generated."""
+
+    root: str
+    events: dict[str, Any]
+    impressions: dict[str, Any]
+    clicks: dict[str, Any]
+    databases: list[str]
+    checkpoints: dict[str, bool]
+    samples: dict[str, list[dict[str, Any]]]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(c.ok for c in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str) -> None:
+        """Record one check."""
+        self.checks.append(Check(name, ok, detail))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data (``ok`` included)."""
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def _events(df: DataFrame, lateness_min: int) -> dict[str, Any]:
+    per_id = df.groupBy("event_id").agg(
+        F.count(F.lit(1)).alias("copies"),
+        F.min("processing_time").alias("first_seen"),
+        F.min("event_time").alias("event_time"),
+    )
+    delay = F.unix_timestamp("first_seen") - F.unix_timestamp("event_time")
+    row = per_id.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum("copies").alias("rows_total"),
+        F.sum(F.col("copies") - 1).alias("duplicates"),
+        F.sum(F.when(delay >= lateness_min, 1).otherwise(0)).alias("late"),
+        F.sum(F.when(F.col("event_time").isNull(), 1).otherwise(0)).alias("unparseable"),
+    ).first()
+    assert row is not None
+    return {k: int(v or 0) for k, v in row.asDict().items()}
+
+
+def _clicks(clicks: DataFrame, impressions: DataFrame, window_s: int) -> dict[str, Any]:
+    joined = clicks.join(
+        impressions.select("impression_id", "impression_time"), "impression_id", "left"
+    )
+    delay = F.unix_timestamp("click_time") - F.unix_timestamp("impression_time")
+    matched = F.col("impression_time").isNotNull()
+    row = joined.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.when(~matched, 1).otherwise(0)).alias("orphans"),
+        F.min(F.when(matched, delay)).alias("delay_min_s"),
+        F.max(F.when(matched, delay)).alias("delay_max_s"),
+        F.sum(F.when(matched & ((delay < 0) | (delay > window_s)), 1).otherwise(0)).alias(
+            "outside_window"
+        ),
+    ).first()
+    assert row is not None
+    return {k: (int(v) if v is not None else None) for k, v in row.asDict().items()}
+
+
+def _sample(spark: SparkSession, paths: LabPaths, source: str) -> list[dict[str, Any]]:
+    file = paths.batch(source, 0) / DATA_FILE
+    if not file.exists():
+        return []
+    rows = spark.read.schema(SCHEMAS[source]).json(str(file)).limit(SAMPLE_ROWS[source]).collect()
+    return [r.asDict() for r in rows]
+
+
+def verify_lab(spark: SparkSession, paths: LabPaths) -> VerifyReport:
+    """Measure the lab at ``paths`` through Spark and check it against its manifests."""
+    cfg = read_lab(paths)
+    if cfg is None:
+        raise LabNotReadyError(f"no lab at {paths.root}: run 'streamlab setup' first")
+    batches = {s: landed_batches(paths, s) for s in SOURCES}
+    missing = [s for s in SOURCES if not batches[s]]
+    if missing:
+        raise LabNotReadyError(
+            f"no {', '.join(missing)} batches under {paths.root}: run 'streamlab setup'"
+        )
+    events = _events(read_source(spark, paths, "events", streaming=False), cfg.lateness_min)
+    impressions_df = read_source(spark, paths, "impressions", streaming=False)
+    clicks = _clicks(
+        read_source(spark, paths, "clicks", streaming=False), impressions_df, cfg.click_window
+    )
+    impressions = {"rows": impressions_df.count()}
+    for name, data in (("events", events), ("impressions", impressions), ("clicks", clicks)):
+        data["batches"] = len(batches[name])
+
+    listed = {d.name for d in spark.catalog.listDatabases()}
+    report = VerifyReport(
+        root=str(paths.root),
+        events=events,
+        impressions=impressions,
+        clicks=clicks,
+        databases=[d for d in DATABASES if d in listed],
+        checkpoints={c: paths.checkpoint(c).is_dir() for c in CHECKPOINTS},
+        samples={s: _sample(spark, paths, s) for s in SOURCES},
+    )
+    _check(report, cfg_batches=cfg.batches, cfg=cfg.to_dict(), paths=paths)
+    return report
+
+
+def _check(report: VerifyReport, cfg_batches: int, cfg: dict[str, Any], paths: LabPaths) -> None:
+    manifests = {s: read_manifests(paths, s) for s in SOURCES}
+    injected: dict[str, Any] = {
+        "late": sum(len(m["late"]) for m in manifests["events"]),
+        "duplicates": sum(len(m["duplicates"]) for m in manifests["events"]),
+        "orphans": sum(len(m["orphans"]) for m in manifests["clicks"]),
+        "rows": {s: sum(m["rows"] for m in manifests[s]) for s in SOURCES},
+    }
+    ev, imp, clk = report.events, report.impressions, report.clicks
+    for source, data in (("events", ev), ("impressions", imp), ("clicks", clk)):
+        report.add(
+            f"{source}.batches",
+            data["batches"] == cfg_batches,
+            f"{data['batches']} of {cfg_batches} batches landed",
+        )
+    expected_events = cfg_batches * int(cfg["events_per_batch"])
+    report.add(
+        "events.rows",
+        ev["rows"] == expected_events,
+        f"{ev['rows']} distinct events, expected {expected_events}",
+    )
+    report.add(
+        "events.rows_total",
+        ev["rows_total"] == injected["rows"]["events"],
+        f"{ev['rows_total']} rows read, manifests list {injected['rows']['events']}",
+    )
+    report.add(
+        "events.duplicates",
+        ev["duplicates"] == injected["duplicates"],
+        f"{ev['duplicates']} re-sent rows, {injected['duplicates']} injected",
+    )
+    report.add(
+        "events.late",
+        ev["late"] == injected["late"],
+        f"{ev['late']} late events, {injected['late']} injected",
+    )
+    report.add(
+        "events.unparseable",
+        ev["unparseable"] == 0,
+        f"{ev['unparseable']} event times that do not parse",
+    )
+    expected_imp = cfg_batches * int(cfg["impressions_per_batch"])
+    report.add(
+        "impressions.rows",
+        imp["rows"] == expected_imp,
+        f"{imp['rows']} impressions, expected {expected_imp}",
+    )
+    expected_clk = cfg_batches * int(cfg["clicks_per_batch"])
+    report.add(
+        "clicks.rows", clk["rows"] == expected_clk, f"{clk['rows']} clicks, expected {expected_clk}"
+    )
+    report.add(
+        "clicks.orphans",
+        clk["orphans"] == injected["orphans"],
+        f"{clk['orphans']} clicks without an impression, {injected['orphans']} injected",
+    )
+    report.add(
+        "clicks.window",
+        clk["outside_window"] == 0,
+        f"{clk['outside_window']} clicks outside 0-{cfg['click_window']}s after their impression",
+    )
+    missing_db = [d for d in DATABASES if d not in report.databases]
+    report.add(
+        "databases",
+        not missing_db,
+        "all present" if not missing_db else f"missing: {', '.join(missing_db)}",
+    )
+    missing_ck = [c for c, ok in report.checkpoints.items() if not ok]
+    report.add(
+        "checkpoints",
+        not missing_ck,
+        "all present" if not missing_ck else f"missing: {', '.join(missing_ck)}",
+    )
