@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,15 @@ from streamlab.provision import setup_lab
 from streamlab.session import lab_session
 
 BASE_TIME = parse_base_time("2026-01-01T09:00:00")
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Return a digest of every file under ``root``, to show that nothing was touched."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -127,6 +127,8 @@ def attach_catalog(spark: SparkSession, paths: LabPaths) -> list[str]:
             if name in known and repoint and known[name].tableType == "EXTERNAL":
                 spark.sql(f"DROP TABLE IF EXISTS {qualified}")
             elif name in known:
+                # A table's file listing is cached when first read: see what was written since.
+                spark.catalog.refreshTable(qualified)
                 attached.append(qualified)
                 continue
             if _attach_table(spark, qualified, folder / name):

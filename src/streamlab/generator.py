@@ -273,10 +273,12 @@ def _pick(table: list[str], index: IntArray) -> list[str]:
 # --- batches -------------------------------------------------------------------------------
 
 _EVENT_LINE = (
-    '{"event_id":"%s","user_id":"USER%s","event_type":"%s","value":%s,'
-    '"event_time":"%s","processing_time":"%s"}'
+    '{"event_id":"EVT%s","user_id":"USER%s","event_type":"%s","value":%s,'
+    '"event_time":"%s","processing_time":"@"}'
 )
-_IMPRESSION_LINE = '{"impression_id":"%s","ad_id":"AD%s","user_id":"USER%s","impression_time":"%s"}'
+_IMPRESSION_LINE = (
+    '{"impression_id":"IMP%s","ad_id":"AD%s","user_id":"USER%s","impression_time":"%s"}'
+)
 _CLICK_LINE = '{"click_id":"%s","impression_id":"%s","click_time":"%s"}'
 
 
@@ -329,27 +331,23 @@ def _event_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
 
     numbers = _numbers(4, max(n, batch + 1))
     processing = _fmt(cfg.batch_time(batch))
-    lines = [
-        _EVENT_LINE % row
-        for row in zip(
-            [
-                f"EVT{numbers[a]}{numbers[i]}"
-                for a, i in zip(row_batch.tolist(), row_index.tolist(), strict=True)
-            ],
-            _pick(_numbers(3, cfg.users + 1), gather("user")),
-            _pick(list(EVENT_TYPES), gather("kind")),
-            _pick(_values(), gather("cents")),
-            _times(gather("seconds")),
-            [processing] * len(order),
-            strict=True,
-        )
+    columns = [
+        [
+            f"{numbers[a]}{numbers[i]}"
+            for a, i in zip(row_batch.tolist(), row_index.tolist(), strict=True)
+        ],
+        _pick(_numbers(3, cfg.users + 1), gather("user")),
+        _pick(list(EVENT_TYPES), gather("kind")),
+        _pick(_values(), gather("cents")),
+        _times(gather("seconds")),
     ]
+    lines = _format(_EVENT_LINE.replace("@", processing), columns)
     own_late = np.flatnonzero(cache_.events(batch).late).tolist()
     manifest = {
         "source": "events",
         "batch": batch,
         "batch_time": processing,
-        "rows": len(lines),
+        "rows": len(order),
         "events": n,
         "late": [f"EVT{batch:04d}{i:04d}" for i in own_late],
         "duplicates": [
@@ -357,29 +355,28 @@ def _event_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
             for a, i in sorted(zip(dup_batch.tolist(), dup_index.tolist(), strict=True))
         ],
     }
-    return Batch("events", batch, _join(lines), manifest)
+    return Batch("events", batch, lines, manifest)
 
 
 def _impression_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
     cols = cache_.impressions(batch)
     m = cfg.impressions_per_batch
-    lines = [
-        _IMPRESSION_LINE % row
-        for row in zip(
-            _ids("IMP", batch, m),
+    lines = _format(
+        _IMPRESSION_LINE,
+        [
+            _ids("", batch, m),
             _pick(_numbers(3, cfg.ads + 1), cols.ad),
             _pick(_numbers(3, cfg.users + 1), cols.user),
             _times(cols.seconds),
-            strict=True,
-        )
-    ]
+        ],
+    )
     manifest = {
         "source": "impressions",
         "batch": batch,
         "batch_time": _fmt(cfg.batch_time(batch)),
         "rows": m,
     }
-    return Batch("impressions", batch, _join(lines), manifest)
+    return Batch("impressions", batch, lines, manifest)
 
 
 def _click_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
@@ -412,7 +409,7 @@ def _click_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
         seconds[c] = shown + int(fraction[c] * (reach + 1))
         targets.append(f"IMP{a:04d}{i:04d}")
     ids = _ids("CLK", batch, k)
-    lines = [_CLICK_LINE % row for row in zip(ids, targets, _times(seconds), strict=True)]
+    lines = _format(_CLICK_LINE, [ids, targets, _times(seconds)])
     manifest = {
         "source": "clicks",
         "batch": batch,
@@ -420,11 +417,16 @@ def _click_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
         "rows": k,
         "orphans": [ids[c] for c in np.flatnonzero(orphan).tolist()],
     }
-    return Batch("clicks", batch, _join(lines), manifest)
+    return Batch("clicks", batch, lines, manifest)
 
 
-def _join(lines: list[str]) -> bytes:
-    return ("\n".join(lines) + "\n").encode() if lines else b""
+def _format(template: str, columns: list[list[str]]) -> bytes:
+    """Fill ``template`` once per row, in one ``%`` over the whole batch (a C-level loop)."""
+    rows = len(columns[0])
+    if rows == 0:
+        return b""
+    flat = [value for row in zip(*columns, strict=True) for value in row]
+    return (("\n".join([template] * rows) + "\n") % tuple(flat)).encode()
 
 
 GENERATORS = {"events": _event_batch, "impressions": _impression_batch, "clicks": _click_batch}

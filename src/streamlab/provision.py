@@ -44,8 +44,12 @@ class SetupResult:
 
 def reset_lab(paths: LabPaths) -> None:
     """Remove everything streamlab wrote under the lab root: data, checkpoints, tables, logs."""
-    for folder in [*(paths.source(s) for s in SOURCES), paths.checkpoints, paths.warehouse,
-                   paths.logs]:
+    for folder in [
+        *(paths.source(s) for s in SOURCES),
+        paths.checkpoints,
+        paths.warehouse,
+        paths.logs,
+    ]:
         if folder.exists():
             shutil.rmtree(folder)
     paths.lab_file.unlink(missing_ok=True)
@@ -64,8 +68,7 @@ def check_compatible(paths: LabPaths, cfg: GeneratorConfig) -> GeneratorConfig |
         return None
     if existing.fingerprint() != cfg.fingerprint():
         changed = [
-            k for k, v in cfg.to_dict().items()
-            if k != "batches" and existing.to_dict().get(k) != v
+            k for k, v in cfg.to_dict().items() if k != "batches" and existing.to_dict().get(k) != v
         ]
         raise StreamlabError(
             f"the lab at {paths.root} was generated with other settings ({', '.join(changed)}): "
@@ -91,6 +94,7 @@ def setup_lab(
             folders in the lab's warehouse, which is all the lab's catalog needs.
         reset: remove the lab's data, checkpoints and tables first.
         progress: called as batches are written.
+
     """
     paths.ensure_writable()
     if reset:
@@ -108,8 +112,9 @@ def setup_lab(
     # Steps 2 and 3: events, impressions and clicks, one batch folder each.
     target = max(cfg.batches, existing.batches if existing else 0)
     record = GeneratorConfig(**{**cfg.__dict__, "batches": target})
-    missing = {s: [b for b in range(target) if b not in set(landed_batches(paths, s))]
-               for s in SOURCES}
+    missing = {
+        s: [b for b in range(target) if b not in set(landed_batches(paths, s))] for s in SOURCES
+    }
     todo = sorted({b for batches in missing.values() for b in batches})
     total, done = sum(len(v) for v in missing.values()), 0
     if todo:

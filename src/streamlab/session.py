@@ -83,6 +83,7 @@ def lab_session(
 
     >>> spark = lab_session()  # doctest: +SKIP
     >>> spark.sql("SHOW DATABASES").show()  # doctest: +SKIP
+
     """
     from pyspark.sql import SparkSession
 

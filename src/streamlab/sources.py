@@ -51,6 +51,7 @@ def read_source(
         parse_times: replace the time column with its parsed timestamp (NULL if unparseable).
 
     >>> events = read_source(spark, LabPaths.resolve(), "events")  # doctest: +SKIP
+
     """
     schema = SCHEMAS[source]
     if streaming:

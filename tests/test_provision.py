@@ -1,0 +1,105 @@
+"""Setting up a lab on disk: atomic batches, order, idempotence, extension, reset, refusals."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from streamlab.errors import StreamlabError
+from streamlab.generator import GeneratorConfig, generate
+from streamlab.landing import DATA_FILE, MANIFEST, land, landed_batches, read_lab, read_manifests
+from streamlab.paths import CHECKPOINTS, SOURCES, LabPaths
+from streamlab.provision import setup_lab
+from tests.conftest import BASE_TIME, snapshot
+
+
+def test_setup_lays_out_the_guides_folders(lab: LabPaths) -> None:
+    result = setup_lab(lab, GeneratorConfig(base_time=BASE_TIME))
+    for source in SOURCES:
+        assert landed_batches(lab, source) == list(range(10))
+        assert (lab.batch(source, 0) / DATA_FILE).is_file()
+        assert (lab.batch(source, 0) / MANIFEST).is_file()
+    for name in CHECKPOINTS:
+        assert lab.checkpoint(name).is_dir()
+    for db in result.databases:
+        assert (lab.warehouse / f"{db}.db").is_dir()
+    assert read_lab(lab) == GeneratorConfig(base_time=BASE_TIME)
+
+
+def test_batch_files_are_newer_batch_by_batch(lab: LabPaths) -> None:
+    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME))
+    for source in SOURCES:
+        times = [
+            (lab.batch(source, b) / DATA_FILE).stat().st_mtime_ns // 1_000_000 for b in range(10)
+        ]
+        assert times == sorted(set(times)), "Spark's file source orders new files by mtime (ms)"
+
+
+def test_a_half_written_batch_is_invisible(lab: LabPaths) -> None:
+    cfg = GeneratorConfig(base_time=BASE_TIME, batches=2)
+    batches = list(generate(cfg, ("events",)))
+    land(lab, batches[0])
+    # A writer killed mid-batch leaves only its hidden temporary folder behind.
+    tmp = lab.source("events") / ".batch_0001.tmp-999"
+    tmp.mkdir()
+    (tmp / DATA_FILE).write_bytes(batches[1].lines[:100])
+    assert landed_batches(lab, "events") == [0]
+    land(lab, batches[1])  # a later run lands it whole
+    assert (lab.batch("events", 1) / DATA_FILE).read_bytes() == batches[1].lines
+
+
+def test_landed_batches_are_never_overwritten(lab: LabPaths) -> None:
+    batch = next(generate(GeneratorConfig(base_time=BASE_TIME, batches=1), ("events",)))
+    land(lab, batch)
+    with pytest.raises(StreamlabError, match="never overwritten"):
+        land(lab, batch)
+
+
+def test_setup_is_idempotent_and_extends(lab: LabPaths) -> None:
+    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=3))
+    before = snapshot(lab.root)
+    again = setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=3))
+    assert not again.changed and snapshot(lab.root) == before
+    more = setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=5))
+    assert more.generated["events"] == [3, 4]
+    after = snapshot(lab.root)
+    assert {k: v for k, v in after.items() if k in before and k != "lab.json"} == {
+        k: v for k, v in before.items() if k != "lab.json"
+    }
+    fresh = LabPaths.resolve(lab.root.parent / "fresh")
+    setup_lab(fresh, GeneratorConfig(base_time=BASE_TIME, batches=5))
+    for source in SOURCES:
+        for b in range(5):
+            name = f"{source}/batch_{b:04d}/{DATA_FILE}"
+            assert after[name] == snapshot(fresh.root)[name]
+
+
+def test_other_settings_are_refused_and_nothing_is_touched(lab: LabPaths) -> None:
+    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=2))
+    before = snapshot(lab.root)
+    with pytest.raises(StreamlabError, match=r"other settings \(seed\).*--reset"):
+        setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=2, seed=99))
+    assert snapshot(lab.root) == before
+    result = setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=2, seed=99), reset=True)
+    assert result.generated["events"] == [0, 1]
+    assert read_manifests(lab, "events")[0]["batch"] == 0
+
+
+def test_an_unwritable_root_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StreamlabError, match="cannot write to the lab root"):
+        setup_lab(LabPaths.resolve(blocker / "lab"), GeneratorConfig(base_time=BASE_TIME))
+
+
+def test_root_from_environment_and_dbfs_prefix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STREAMLAB_ROOT", str(tmp_path / "env"))
+    assert LabPaths.resolve().root == tmp_path / "env"
+    assert LabPaths.resolve(f"dbfs:{tmp_path}/x").root == tmp_path / "x"
+    monkeypatch.delenv("STREAMLAB_ROOT")
+    assert LabPaths.resolve().root == Path("/tmp/streaming")
+    assert os.fspath(LabPaths.resolve("rel").root).startswith("/")
