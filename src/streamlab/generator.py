@@ -30,6 +30,15 @@ from streamlab.errors import StreamlabError
 EVENT_TYPES = ("page_view", "click", "purchase", "add_to_cart", "search")
 """The guide's five event types."""
 
+BAD_KINDS = {
+    "malformed_json": "malformed_share",
+    "missing_field": "missing_field_share",
+    "bad_timestamp": "bad_time_share",
+    "clock_skew": "future_share",
+}
+"""Each kind of bad record the generator can inject, and the setting that asks for it."""
+_BAD_TIMES = ("2026-02-30 25:61:00", "yesterday", "09:00", "1/2/2026 10:00", "")
+
 _STREAM_EVENTS, _STREAM_IMPRESSIONS, _STREAM_CLICKS = 1, 2, 3
 IntArray = npt.NDArray[np.int64]
 
@@ -75,6 +84,19 @@ class GeneratorConfig:
     """Distinct users, USER001 onwards."""
     ads: int = 20
     """Distinct ads, AD001 onwards."""
+    malformed_share: float = 0.0
+    """Extra event lines per batch, as a share of events_per_batch, that are not valid JSON."""
+    missing_field_share: float = 0.0
+    """Extra event records per batch without their event_id or event_time."""
+    bad_time_share: float = 0.0
+    """Extra event records per batch whose event_time does not parse."""
+    future_share: float = 0.0
+    """Extra event records per batch from a clock that runs ahead: event_time is
+    future_min to future_max seconds after the batch's processing_time."""
+    future_min: int = 3600
+    """Seconds: least lead of a future event over its processing time."""
+    future_max: int = 86_400
+    """Seconds: most lead of a future event over its processing time."""
 
     def __post_init__(self) -> None:
         """Reject impossible settings with one line naming the option and the fix."""
@@ -87,7 +109,7 @@ class GeneratorConfig:
             raise StreamlabError(
                 f"--clicks-per-batch must not be negative, got {self.clicks_per_batch}"
             )
-        for name in ("late_share", "duplicate_share", "orphan_share"):
+        for name in (*BAD_KINDS.values(), "late_share", "duplicate_share", "orphan_share"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0.0 <= value <= 1.0) or math.isnan(value):
                 raise StreamlabError(f"{_opt(name)} must be a share between 0 and 1, got {value}")
@@ -98,6 +120,8 @@ class GeneratorConfig:
             "batch_interval",
             "click_window",
             "impression_spread",
+            "future_min",
+            "future_max",
         ):
             if getattr(self, name) < 0:
                 raise StreamlabError(
@@ -105,6 +129,11 @@ class GeneratorConfig:
                 )
         if self.recent <= 0:
             raise StreamlabError("--recent must be at least 1 second")
+        if self.future_min > self.future_max:
+            raise StreamlabError(
+                f"future range is upside down ({self.future_min}s > {self.future_max}s): "
+                "--future-min must not exceed --future-max"
+            )
         if self.lateness_min > self.lateness_max:
             raise StreamlabError(
                 f"lateness range is upside down ({self.lateness_min}s > {self.lateness_max}s): "
@@ -342,6 +371,7 @@ def _event_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
         _times(gather("seconds")),
     ]
     lines = _format(_EVENT_LINE.replace("@", processing), columns)
+    lines, bad = _inject_bad(cfg, batch, lines)
     own_late = np.flatnonzero(cache_.events(batch).late).tolist()
     manifest = {
         "source": "events",
@@ -354,8 +384,63 @@ def _event_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:
             {"event_id": f"EVT{a:04d}{i:04d}", "original_batch": a}
             for a, i in sorted(zip(dup_batch.tolist(), dup_index.tolist(), strict=True))
         ],
+        "bad": bad,
     }
     return Batch("events", batch, lines, manifest)
+
+
+def _inject_bad(
+    cfg: GeneratorConfig, batch: int, lines: bytes
+) -> tuple[bytes, list[dict[str, str]]]:
+    """Insert the bad records asked for at random places; return the lines and what was put in.
+
+    Each bad record has an id of its own, ``EVT<batch>X<k>``, never a valid event's.
+    """
+    counts = {
+        kind: round(cfg.events_per_batch * getattr(cfg, share)) for kind, share in BAD_KINDS.items()
+    }
+    if not any(counts.values()):
+        return lines, []
+    rng = _rng(cfg, _STREAM_EVENTS + 20, batch)
+    now = _epoch(cfg.batch_time(batch))
+    processing = _fmt(cfg.batch_time(batch))
+    bad: list[dict[str, str]] = []
+    for kind, count in counts.items():
+        for _ in range(count):
+            record = {
+                "event_id": f"EVT{batch:04d}X{len(bad):03d}",
+                "user_id": f"USER{int(rng.integers(1, cfg.users + 1)):03d}",
+                "event_type": EVENT_TYPES[int(rng.integers(0, len(EVENT_TYPES)))],
+                "value": f"{int(rng.integers(100, 10_001)) / 100:.2f}",
+                "event_time": _fmt_epoch(now - int(rng.integers(0, cfg.recent))),
+                "processing_time": processing,
+            }
+            if kind == "missing_field":
+                del record["event_time" if len(bad) % 2 == 0 else "event_id"]
+            elif kind == "bad_timestamp":
+                record["event_time"] = _BAD_TIMES[int(rng.integers(0, len(_BAD_TIMES)))]
+            elif kind == "clock_skew":
+                lead = int(rng.integers(cfg.future_min, cfg.future_max + 1))
+                record["event_time"] = _fmt_epoch(now + lead)
+            text = (
+                "{"
+                + ",".join(
+                    f'"{k}":{v}' if k == "value" else f'"{k}":"{v}"' for k, v in record.items()
+                )
+                + "}"
+            )
+            if kind == "malformed_json":
+                # Cut inside the record: a truncated line is never valid JSON.
+                text = text[: int(rng.integers(1, len(text) - 1))]
+            bad.append({"reason": kind, "raw": text})
+    rows = lines.decode().splitlines()
+    for entry in bad:
+        rows.insert(int(rng.integers(0, len(rows) + 1)), entry["raw"])
+    return ("\n".join(rows) + "\n").encode(), bad
+
+
+def _fmt_epoch(seconds: int) -> str:
+    return _fmt(datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None))
 
 
 def _impression_batch(cfg: GeneratorConfig, cache_: _Cache, batch: int) -> Batch:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from streamlab.catalog import DATABASES
+from streamlab.catalog import DATABASES, attach_catalog
 from streamlab.errors import LabNotReadyError
 from streamlab.landing import DATA_FILE, landed_batches, read_lab, read_manifests
 from streamlab.paths import CHECKPOINTS, SOURCES, LabPaths
+from streamlab.quarantine import REASONS, bad_records, classify, read_lines, valid_records
 from streamlab.schemas import SCHEMAS
-from streamlab.sources import read_source
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -47,6 +47,8 @@ class VerifyReport:
     databases: list[str]
     checkpoints: dict[str, bool]
     samples: dict[str, list[dict[str, Any]]]
+    quarantine: dict[str, int] = field(default_factory=dict)
+    """Lines that are not usable records, by reason (see :mod:`streamlab.quarantine`)."""
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -77,7 +79,6 @@ def _events(df: DataFrame, lateness_min: int) -> dict[str, Any]:
         F.sum("copies").alias("rows_total"),
         F.sum(F.col("copies") - 1).alias("duplicates"),
         F.sum(F.when(delay >= lateness_min, 1).otherwise(0)).alias("late"),
-        F.sum(F.when(F.col("event_time").isNull(), 1).otherwise(0)).alias("unparseable"),
     ).first()
     assert row is not None
     return {k: int(v or 0) for k, v in row.asDict().items()}
@@ -121,11 +122,15 @@ def verify_lab(spark: SparkSession, paths: LabPaths) -> VerifyReport:
         raise LabNotReadyError(
             f"no {', '.join(missing)} batches under {paths.root}: run 'streamlab setup'"
         )
-    events = _events(read_source(spark, paths, "events", streaming=False), cfg.lateness_min)
-    impressions_df = read_source(spark, paths, "impressions", streaming=False)
-    clicks = _clicks(
-        read_source(spark, paths, "clicks", streaming=False), impressions_df, cfg.click_window
-    )
+    classified = {
+        s: classify(read_lines(spark, paths, s, streaming=False), s).cache() for s in SOURCES
+    }
+    records = {s: valid_records(classified[s], s, origin=False) for s in SOURCES}
+    quarantined = [r.asDict() for s in SOURCES for r in bad_records(classified[s], s).collect()]
+    attach_catalog(spark, paths)
+    events = _events(records["events"], cfg.lateness_min)
+    impressions_df = records["impressions"]
+    clicks = _clicks(records["clicks"], impressions_df, cfg.click_window)
     impressions = {"rows": impressions_df.count()}
     for name, data in (("events", events), ("impressions", impressions), ("clicks", clicks)):
         data["batches"] = len(batches[name])
@@ -139,9 +144,43 @@ def verify_lab(spark: SparkSession, paths: LabPaths) -> VerifyReport:
         databases=[d for d in DATABASES if d in listed],
         checkpoints={c: paths.checkpoint(c).is_dir() for c in CHECKPOINTS},
         samples={s: _sample(spark, paths, s) for s in SOURCES},
+        quarantine=_quarantine_counts(quarantined),
     )
     _check(report, cfg_batches=cfg.batches, cfg=cfg.to_dict(), paths=paths)
+    _check_quarantine(report, quarantined, paths)
+    for frame in classified.values():
+        frame.unpersist()
     return report
+
+
+def _quarantine_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts = dict.fromkeys(REASONS, 0)
+    for row in rows:
+        counts[row["reason"]] += 1
+    return counts
+
+
+def _check_quarantine(report: VerifyReport, rows: list[dict[str, Any]], paths: LabPaths) -> None:
+    injected = sorted(
+        (m["batch"], bad["reason"], bad["raw"])
+        for m in read_manifests(paths, "events")
+        for bad in m.get("bad", [])
+    )
+    found = sorted((r["batch"], r["reason"], r["raw"]) for r in rows)
+    report.add(
+        "quarantine",
+        found == injected,
+        f"{len(found)} lines quarantined, {len(injected)} bad records injected"
+        + ("" if found == injected else f" ({_first_difference(found, injected)})"),
+    )
+
+
+def _first_difference(found: list[Any], injected: list[Any]) -> str:
+    extra = [x for x in found if x not in injected]
+    if extra:
+        return f"not injected but quarantined: batch {extra[0][0]} {extra[0][1]}"
+    missing = [x for x in injected if x not in found]
+    return f"injected but not quarantined: batch {missing[0][0]} {missing[0][1]}"
 
 
 def _check(report: VerifyReport, cfg_batches: int, cfg: dict[str, Any], paths: LabPaths) -> None:
@@ -179,11 +218,6 @@ def _check(report: VerifyReport, cfg_batches: int, cfg: dict[str, Any], paths: L
         "events.late",
         ev["late"] == injected["late"],
         f"{ev['late']} late events, {injected['late']} injected",
-    )
-    report.add(
-        "events.unparseable",
-        ev["unparseable"] == 0,
-        f"{ev['unparseable']} event times that do not parse",
     )
     expected_imp = cfg_batches * int(cfg["impressions_per_batch"])
     report.add(

@@ -121,6 +121,18 @@ def setup(
     batch_interval: Annotated[
         str | None, typer.Option(help="Time between two batches [default: 60s].")
     ] = None,
+    malformed_share: Annotated[
+        float | None, typer.Option(help="Extra event lines that are not JSON, as a share [0].")
+    ] = None,
+    missing_field_share: Annotated[
+        float | None, typer.Option(help="Extra events without event_id or event_time [0].")
+    ] = None,
+    bad_time_share: Annotated[
+        float | None, typer.Option(help="Extra events whose event_time does not parse [0].")
+    ] = None,
+    future_share: Annotated[
+        float | None, typer.Option(help="Extra events from a clock hours ahead [0].")
+    ] = None,
     reset: Annotated[
         bool, typer.Option("--reset", help="Remove the lab's data, checkpoints and tables first.")
     ] = False,
@@ -152,6 +164,10 @@ def setup(
         duplicate_share=duplicate_share,
         orphan_share=orphan_share,
         batch_interval=_seconds(batch_interval, "--batch-interval"),
+        malformed_share=malformed_share,
+        missing_field_share=missing_field_share,
+        bad_time_share=bad_time_share,
+        future_share=future_share,
     )
     spark = None
     if master or remote:
