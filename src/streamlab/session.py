@@ -92,12 +92,20 @@ def lab_session(
     master = master or os.environ.get("STREAMLAB_MASTER")
     cores = os.cpu_count() or 2
     settings = default_config(paths, cores)
+    if master and not remote and master.startswith("spark://"):
+        from streamlab.cluster import check_master, driver_settings
+
+        check_master(master)  # Spark would retry a missing master for a minute
+        settings.update(driver_settings(master))
     settings.update(config or {})
 
     active = SparkSession.getActiveSession()
     if active is not None and remote is None and master is None:
         spark = active
     elif remote:
+        from streamlab.connect import check_remote
+
+        check_remote(remote)  # the Connect client would retry a missing server for minutes
         spark = _connect_session(remote, app_name)
         for key in _RUNTIME_KEYS:
             spark.conf.set(key, settings[key])
@@ -113,7 +121,7 @@ def lab_session(
 def _local_session(master: str, app_name: str, settings: Mapping[str, str]) -> SparkSession:
     from pyspark.sql import SparkSession
 
-    ensure_java()
+    java = ensure_java()
     # Python workers (UDFs, cluster executors) must run this interpreter, with its packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -123,6 +131,11 @@ def _local_session(master: str, app_name: str, settings: Mapping[str, str]) -> S
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # the JVM could not start or reach the master
+        if master.startswith("local"):
+            raise StreamlabError(
+                f"Spark did not start on Java {java.version} from {java.origin} "
+                f"({java.home}): {_first_line(exc)}; set JAVA_HOME to a Java 17 or 21"
+            ) from exc
         raise StreamlabError(
             f"Spark did not start with master {master!r} ({_first_line(exc)}): "
             "check the master URL, or run without --master for local mode"
