@@ -16,6 +16,7 @@ from streamlab.catalog import DATABASES, create_databases, database_path
 from streamlab.errors import StreamlabError
 from streamlab.generator import GeneratorConfig, generate
 from streamlab.landing import land, landed_batches, read_lab, write_lab
+from streamlab.lock import RootLock, command_line
 from streamlab.paths import CHECKPOINTS, SOURCES, LabPaths
 
 if TYPE_CHECKING:
@@ -97,6 +98,17 @@ def setup_lab(
 
     """
     paths.ensure_writable()
+    with RootLock(paths, command_line()):
+        return _setup(paths, cfg, spark, reset, progress)
+
+
+def _setup(
+    paths: LabPaths,
+    cfg: GeneratorConfig,
+    spark: SparkSession | None,
+    reset: bool,
+    progress: Progress | None,
+) -> SetupResult:
     if reset:
         reset_lab(paths)
     existing = check_compatible(paths, cfg)
