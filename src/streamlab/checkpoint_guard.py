@@ -1,0 +1,124 @@
+"""Checking a checkpoint before a query restarts on it: same settings, and not damaged.
+
+Spark stores a stateful query's keys, windows and state layout in its checkpoint. Restarted
+with other settings it fails deep in a batch with a JVM stack trace, or worse, carries on with
+state that no longer means what the query thinks. A checkpoint whose offset or commit log was
+truncated or lost fails the same way. streamlab records the settings a checkpoint was made
+with (``streamlab.json`` beside Spark's own files) and checks both before starting, so the
+user gets one line naming what changed or what is damaged, and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from streamlab.errors import StreamlabError
+
+SETTINGS_FILE = "streamlab.json"
+_LOGS = ("offsets", "commits")
+
+
+def _log_ids(folder: Path) -> list[int]:
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+
+def has_progress(checkpoint: Path) -> bool:
+    """Return whether a query has planned at least one batch in ``checkpoint``."""
+    return bool(_log_ids(checkpoint / "offsets"))
+
+
+def find_damage(checkpoint: Path) -> str | None:
+    """Return what is wrong with ``checkpoint``'s logs, or ``None`` when they are sound."""
+    if not has_progress(checkpoint):
+        return None
+    metadata = checkpoint / "metadata"
+    try:
+        if "id" not in json.loads(metadata.read_text()):
+            return "metadata has no query id"
+    except (OSError, ValueError):
+        return "metadata is missing or not JSON"
+    ids: dict[str, list[int]] = {log: _log_ids(checkpoint / log) for log in _LOGS}
+    for log, batches in ids.items():
+        for batch in batches:
+            problem = _entry_problem(checkpoint / log / str(batch), log)
+            if problem:
+                return f"{log}/{batch} {problem}"
+    offsets = ids["offsets"]
+    gaps = sorted(set(range(offsets[0], offsets[-1] + 1)) - set(offsets))
+    if gaps:
+        return f"offsets/{gaps[0]} is missing between offsets/{offsets[0]} and /{offsets[-1]}"
+    orphans = sorted(set(ids["commits"]) - set(offsets))
+    if orphans:
+        return f"commits/{orphans[0]} has no offsets/{orphans[0]}"
+    if ids["commits"] and ids["commits"][-1] < offsets[-1] - 1:
+        return f"commits stop at {ids['commits'][-1]} but offsets reach {offsets[-1]}"
+    return None
+
+
+def _entry_problem(path: Path, log: str) -> str | None:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    except UnicodeDecodeError:
+        return "is not text"
+    if not lines or not lines[0].startswith("v"):
+        return "is empty or truncated"
+    if len(lines) < 2:
+        return "is truncated"
+    for line in lines[1:]:
+        if line == "-":  # a source with no offset yet
+            continue
+        try:
+            json.loads(line)
+        except ValueError:
+            return "is truncated or damaged"
+    return None
+
+
+def check_checkpoint(checkpoint: Path, pipeline: str, settings: dict[str, Any]) -> None:
+    """Fail before starting if ``checkpoint`` is damaged or was made with other settings.
+
+    A checkpoint without progress is (re)initialized with ``settings``; one with progress must
+    match them. ``settings`` are the values that shape the query's state: keys, windows,
+    delays, state store, shuffle partitions.
+    """
+    fix = f"run 'streamlab reset {pipeline}' to start it over (removes its checkpoint and tables)"
+    damage = find_damage(checkpoint)
+    if damage:
+        raise StreamlabError(
+            f"the {pipeline} checkpoint at {checkpoint} is damaged ({damage}): {fix}"
+        )
+    file = checkpoint / SETTINGS_FILE
+    wanted = json.loads(json.dumps(settings, sort_keys=True, default=str))
+    if has_progress(checkpoint) and file.exists():
+        try:
+            recorded = json.loads(file.read_text())
+        except ValueError:
+            recorded = None
+        if not isinstance(recorded, dict):
+            raise StreamlabError(f"the {pipeline} checkpoint's {SETTINGS_FILE} is damaged: {fix}")
+        changed = [
+            k for k in sorted(set(recorded) | set(wanted)) if recorded.get(k) != wanted.get(k)
+        ]
+        if changed:
+            what = ", ".join(
+                f"{k} {_show(recorded.get(k))} -> {_show(wanted.get(k))}" for k in changed
+            )
+            raise StreamlabError(
+                f"the {pipeline} checkpoint was made with other settings ({what}): {fix}, "
+                "or run again with the old settings"
+            )
+        return
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f".{SETTINGS_FILE}.tmp")
+    tmp.write_text(json.dumps(wanted, sort_keys=True, indent=2))
+    tmp.replace(file)
+
+
+def _show(value: Any) -> str:
+    return "unset" if value is None else str(value)
