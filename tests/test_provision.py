@@ -103,3 +103,31 @@ def test_root_from_environment_and_dbfs_prefix(
     monkeypatch.delenv("STREAMLAB_ROOT")
     assert LabPaths.resolve().root == Path("/tmp/streaming")
     assert os.fspath(LabPaths.resolve("rel").root).startswith("/")
+
+
+@pytest.mark.parametrize(("code", "words"), [(28, "No space left"), (30, "Read-only")])
+def test_a_full_or_read_only_disk_keeps_what_landed(
+    lab: LabPaths, monkeypatch: pytest.MonkeyPatch, code: int, words: str
+) -> None:
+    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=2))
+    before = snapshot(lab.root)
+    real = Path.write_bytes
+
+    def failing(self: Path, data: bytes) -> int:
+        if "batch_0002" in str(self.parent) or ".batch_0002" in str(self.parent):
+            raise OSError(code, os.strerror(code))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing)
+    with pytest.raises(StreamlabError, match=words) as info:
+        setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=3))
+    assert "already landed are kept" in str(info.value)
+    monkeypatch.undo()
+    after = snapshot(lab.root)
+    assert {k: v for k, v in after.items() if k != "lab.json"} == {
+        k: v for k, v in before.items() if k != "lab.json"
+    }
+    assert not list(lab.source("events").glob(".batch_*")), "no temporary folder is left"
+    assert setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=3)).generated["events"] == [
+        2
+    ]

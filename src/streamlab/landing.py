@@ -39,12 +39,20 @@ def land(paths: LabPaths, batch: Batch) -> Path:
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir()
-    data = tmp / DATA_FILE
-    data.write_bytes(batch.lines)
-    (tmp / MANIFEST).write_bytes(orjson.dumps(batch.manifest))
-    _make_newer(data, _latest_mtime_ns(final.parent))
-    os.rename(tmp, final)
+    try:
+        tmp.mkdir()
+        data = tmp / DATA_FILE
+        data.write_bytes(batch.lines)
+        (tmp / MANIFEST).write_bytes(orjson.dumps(batch.manifest))
+        _make_newer(data, _latest_mtime_ns(final.parent))
+        os.rename(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = exc.strerror or type(exc).__name__
+        raise StreamlabError(
+            f"could not write {final} ({reason}): free space or choose a writable --root; "
+            "the batches already landed are kept and setup continues from them next time"
+        ) from exc
     return final
 
 
