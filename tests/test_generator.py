@@ -199,4 +199,4 @@ def test_base_time_parsing() -> None:
     assert parse_base_time("2026-01-01T10:00:00+01:00") == BASE
     with pytest.raises(StreamlabError, match="--base-time"):
         parse_base_time("yesterday")
-    assert GeneratorConfig(base_time=BASE).batch_time(2) == BASE + timedelta(minutes=2)
+    assert GeneratorConfig(base_time=BASE).batch_time(2) == BASE + timedelta(minutes=10)

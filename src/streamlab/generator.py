@@ -74,8 +74,10 @@ class GeneratorConfig:
     content as an event of this or one of the two previous batches."""
     orphan_share: float = 0.10
     """Share of each batch's clicks that refer to an impression that does not exist."""
-    batch_interval: int = 60
-    """Seconds between two batches."""
+    batch_interval: int = 300
+    """Seconds between two batches. The default equals ``recent``, so on-time events cover
+    event time without gaps, and the guide's 10 batches span 50 minutes: enough for windows to
+    close behind a 10-minute watermark."""
     click_window: int = 600
     """Seconds: a click on an existing impression happens 0 to this long after it."""
     impression_spread: int = 600

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from streamlab.paths import LabPaths
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 """Where commands print for people (stdout)."""
 err_console = Console(stderr=True, highlight=False)
 """Where progress and warnings go (stderr), so stdout stays clean for --json."""

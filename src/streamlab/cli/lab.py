@@ -119,7 +119,7 @@ def setup(
         float | None, typer.Option(help="Share of clicks without an impression [default: 0.1].")
     ] = None,
     batch_interval: Annotated[
-        str | None, typer.Option(help="Time between two batches [default: 60s].")
+        str | None, typer.Option(help="Time between two batches [default: 5m].")
     ] = None,
     malformed_share: Annotated[
         float | None, typer.Option(help="Extra event lines that are not JSON, as a share [0].")
