@@ -1,0 +1,102 @@
+"""One million events through the model and through Spark, side by side, as a ratio.
+
+Generates a lab of 10 batches x 100,000 events (plus re-sent copies), then times:
+
+* the model: reading every landed batch, then ``simulate`` of ``windowed_agg`` (dedup, then
+  5-minute tumbling counts per event type) and every event's fate, per-window counts and
+  emission batches (the per-event JSON details of ``explain --json`` are timed apart);
+* Spark: the lab's own tumbling query (``streamlab.pipelines.tumbling_windows``) over the same
+  batches, one per micro-batch, AvailableNow, into the ``noop`` sink.
+
+Usage: ``.venv/bin/python benchmarks/bench_model.py [--events-per-batch N] [--no-spark]``.
+The machines are shared and noisy: read the ratio, not the absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from streamlab.generator import GeneratorConfig, parse_base_time
+from streamlab.model import ModelConfig, simulate
+from streamlab.model.explain import events as event_details
+from streamlab.model.explain import fate_array
+from streamlab.model.landed import load_inputs
+from streamlab.paths import LabPaths
+from streamlab.provision import setup_lab
+
+
+def time_model(paths: LabPaths) -> dict[str, float]:
+    t0 = time.perf_counter()
+    inputs = load_inputs(paths, ("events",))
+    t1 = time.perf_counter()
+    result = simulate(inputs, ModelConfig())
+    fates = fate_array(result)
+    t2 = time.perf_counter()
+    assert len(fates) == len(inputs["events"])
+    details = event_details(result)
+    t3 = time.perf_counter()
+    assert len(details) == len(fates)
+    return {"load": t1 - t0, "simulate": t2 - t1, "total": t2 - t0, "details": t3 - t2}
+
+
+def time_spark(paths: LabPaths, root: Path) -> float:
+    from streamlab.pipelines import PipelineConfig, tumbling_windows
+    from streamlab.session import lab_session
+    from streamlab.sources import read_source
+
+    spark = lab_session(paths.root, attach=False)
+    try:
+        df = tumbling_windows(read_source(spark, paths, "events"), PipelineConfig())
+        t0 = time.perf_counter()
+        query = (
+            df.writeStream.format("noop")
+            .outputMode("append")
+            .option("checkpointLocation", str(root / "bench-checkpoint"))
+            .trigger(availableNow=True)
+            .start()
+        )
+        try:
+            query.awaitTermination()
+        finally:
+            query.stop()
+        return time.perf_counter() - t0
+    finally:
+        spark.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events-per-batch", type=int, default=100_000)
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--no-spark", action="store_true", help="time the model only")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-model-") as tmp:
+        root = Path(tmp)
+        paths = LabPaths.resolve(root / "lab")
+        cfg = GeneratorConfig(
+            base_time=parse_base_time("2026-01-01T09:00:00"),
+            batches=args.batches,
+            events_per_batch=args.events_per_batch,
+            impressions_per_batch=1,
+            clicks_per_batch=0,
+        )
+        setup_lab(paths, cfg)
+        n = args.batches * round(args.events_per_batch * (1 + cfg.duplicate_share))
+        model = time_model(paths)
+        print(f"events: {n:,}")
+        print(
+            "model: {total:.2f}s (load {load:.2f}s, simulate and fates {simulate:.2f}s); "
+            "per-event JSON details another {details:.2f}s".format(**model)
+        )
+        if args.no_spark:
+            return
+        spark_s = time_spark(paths, root)
+        print(f"spark: {spark_s:.2f}s (AvailableNow, one landed batch per micro-batch)")
+        print(f"ratio model/spark: {model['total'] / spark_s:.3f} (goal: below 0.1)")
+
+
+if __name__ == "__main__":
+    main()

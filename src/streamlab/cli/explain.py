@@ -1,0 +1,173 @@
+"""``streamlab explain``: what Spark does with every landed event, batch by batch, per the model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streamlab.cli._common import JsonOpt, RootOpt, emit, lab_paths
+from streamlab.durations import to_millis
+from streamlab.errors import StreamlabError
+from streamlab.model import JoinCondition, ModelConfig, Policy, Trigger, WindowSpec
+from streamlab.model.explain import explain_lab, report
+from streamlab.model.simulate import PIPELINES
+from streamlab.model.story import story
+from streamlab.pipelines.config import PipelineConfig
+from streamlab.pipelines.config import Trigger as PipelineTrigger
+
+_DEFAULTS = PipelineConfig()
+
+
+def build_config(
+    pipeline: str,
+    *,
+    watermark: str | None = None,
+    window: str | None = None,
+    slide: str | None = None,
+    trigger: str = "available-now",
+    policy: str = "min",
+    join: str = "inner",
+    click_window: str | None = None,
+    no_dedup: bool = False,
+) -> ModelConfig:
+    """Turn the command's options into a model configuration (the pipelines' defaults)."""
+    if pipeline not in PIPELINES:
+        raise StreamlabError(f"unknown pipeline {pipeline!r}: choose one of {', '.join(PIPELINES)}")
+    delay = (
+        to_millis(watermark, what="--watermark")
+        if watermark is not None
+        else _DEFAULTS.watermark_delay_ms
+    )
+    size = to_millis(window, what="--window") if window is not None else _DEFAULTS.window_ms
+    step = to_millis(slide, what="--slide") if slide is not None else size
+    if policy not in ("min", "max"):
+        raise StreamlabError(f"--policy {policy!r} is not min or max: write --policy min")
+    if join not in ("inner", "left-outer"):
+        raise StreamlabError(f"--join {join!r} is not inner or left-outer: write --join inner")
+    reach = (
+        to_millis(click_window, what="--click-window")
+        if click_window is not None
+        else _DEFAULTS.click_window_ms
+    )
+    parsed = PipelineTrigger.parse(trigger)
+    return ModelConfig(
+        pipeline=pipeline,
+        delay_ms=delay,
+        window=WindowSpec(size, step),
+        deduplicate=not no_dedup,
+        trigger=Trigger.AVAILABLE_NOW if parsed.available_now else Trigger.PROCESSING_TIME,
+        policy=Policy(policy),
+        join=JoinCondition(0, reach, join == "left-outer"),
+    )
+
+
+def _render(data: dict[str, Any]) -> Any:
+    def render(console: Console) -> None:
+        table = Table(title=f"{data['pipeline']}: micro-batches ({data['trigger']})")
+        for col in ("batch", "landed", "late watermark", "eviction watermark", "state rows"):
+            table.add_column(col)
+        for b in data["batches"]:
+            landed = "no data" if b["landed_batch"] is None else f"batch_{b['landed_batch']:04d}"
+            table.add_row(
+                str(b["batch"]),
+                landed,
+                _short(b["late_watermark"]),
+                _short(b["eviction_watermark"]),
+                str(b["state_rows"]),
+            )
+        console.print(table)
+        fates: dict[str, int] = {}
+        for e in data["events"]:
+            fates[e["fate"]] = fates.get(e["fate"], 0) + 1
+        console.print("Fates: " + ", ".join(f"{k} {v}" for k, v in sorted(fates.items())))
+        if data["windows"]:
+            wt = Table(title="windows")
+            for col in ("start", "end", "event_type", "count", "emitted by batch"):
+                wt.add_column(col)
+            for w in data["windows"]:
+                emitted = "open" if w["emitted_batch"] is None else str(w["emitted_batch"])
+                wt.add_row(
+                    _short(w["start"]), _short(w["end"]), w["event_type"], str(w["count"]), emitted
+                )
+            console.print(wt)
+        if data.get("join"):
+            nulls = sum(1 for r in data["join"] if r["click_id"] is None)
+            console.print(f"Join output: {len(data['join']) - nulls} pairs, {nulls} NULL rows")
+
+    return render
+
+
+def _short(iso_time: str) -> str:
+    """``2026-01-01T09:00:00.000Z`` -> ``2026-01-01 09:00:00`` (milliseconds kept if any)."""
+    text = iso_time.replace("T", " ").removesuffix("Z")
+    return text.removesuffix(".000")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``explain`` command to ``app``."""
+
+    @app.command("explain")
+    def explain(
+        pipeline: Annotated[
+            str, typer.Argument(help="windowed_agg, dedup or stream_join.")
+        ] = "windowed_agg",
+        watermark: Annotated[
+            str | None, typer.Option("--watermark", help="Watermark delay [default: 10m].")
+        ] = None,
+        window: Annotated[
+            str | None, typer.Option("--window", help="Window size [default: 5m].")
+        ] = None,
+        slide: Annotated[
+            str | None, typer.Option("--slide", help="Window slide [default: the size].")
+        ] = None,
+        trigger: Annotated[
+            str,
+            typer.Option("--trigger", help="available-now, or an interval such as 10s."),
+        ] = "available-now",
+        policy: Annotated[
+            str, typer.Option("--policy", help="Multiple-watermark policy: min or max.")
+        ] = "min",
+        join: Annotated[
+            str, typer.Option("--join", help="stream_join type: inner or left-outer.")
+        ] = "inner",
+        click_window: Annotated[
+            str | None,
+            typer.Option("--click-window", help="stream_join: click 0 to this after [10m]."),
+        ] = None,
+        no_dedup: Annotated[
+            bool, typer.Option("--no-dedup", help="windowed_agg without deduplication.")
+        ] = False,
+        event: Annotated[
+            str | None, typer.Option("--event", help="Tell the story of one event id.")
+        ] = None,
+        root: RootOpt = None,
+        json_mode: JsonOpt = False,
+    ) -> None:
+        """Explain, per the reference model, each landed batch, event and window."""
+        config = build_config(
+            pipeline,
+            watermark=watermark,
+            window=window,
+            slide=slide,
+            trigger=trigger,
+            policy=policy,
+            join=join,
+            click_window=click_window,
+            no_dedup=no_dedup,
+        )
+        result = explain_lab(lab_paths(root), config)
+        if event is not None:
+            text = story(result, event)
+            data = report(result)
+            chosen = {
+                "event_id": event,
+                "story": text,
+                "events": [e for e in data["events"] if e["event_id"] == event],
+            }
+            emit(chosen, json_mode, lambda console: console.print(text))
+            return
+        data = report(result)
+        emit(data, json_mode, _render(data))

@@ -1,0 +1,410 @@
+"""Commands that run and watch the pipelines: ``run``, ``lab``, ``status``, ``doctor``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from streamlab.cli._common import (
+    JsonOpt,
+    MasterOpt,
+    RemoteOpt,
+    RootOpt,
+    emit,
+    err_console,
+    lab_paths,
+    status,
+)
+from streamlab.durations import to_millis
+from streamlab.errors import StreamlabError
+from streamlab.paths import LabPaths
+from streamlab.pipelines.config import PipelineConfig, Trigger
+from streamlab.pipelines.registry import PIPELINES
+from streamlab.runner import RunResult
+
+PipelinesArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help=f"Pipelines to run: {', '.join(PIPELINES)} [default: all].", show_default=False
+    ),
+]
+TriggerOpt = Annotated[
+    str,
+    typer.Option(
+        "--trigger",
+        help="available-now (process what has landed, then stop) or an interval such as 10s.",
+    ),
+]
+DelayOpt = Annotated[
+    str | None, typer.Option("--watermark-delay", help="Events' watermark delay [default: 10m].")
+]
+WindowOpt = Annotated[str | None, typer.Option("--window", help="Tumbling window [default: 5m].")]
+SlidingOpt = Annotated[
+    str | None, typer.Option("--sliding-window", help="Sliding window size [default: 10m].")
+]
+SlideOpt = Annotated[
+    str | None, typer.Option("--slide", help="Sliding window slide [default: 5m].")
+]
+ImpDelayOpt = Annotated[
+    str | None,
+    typer.Option("--impressions-delay", help="Impressions' watermark delay [default: 10m]."),
+]
+ClkDelayOpt = Annotated[
+    str | None, typer.Option("--clicks-delay", help="Clicks' watermark delay [default: 10m].")
+]
+ClickWindowOpt = Annotated[
+    str | None,
+    typer.Option("--click-window", help="A click joins 0 to this long after [default: 10m]."),
+]
+ResetOpt = Annotated[
+    bool, typer.Option("--reset", help="Start the chosen pipelines over (checkpoints, tables).")
+]
+
+
+def _config(**given: str | None) -> PipelineConfig:
+    return PipelineConfig.from_options(**given)
+
+
+def _when(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class LiveView:
+    """A terminal table of each query's batch, input, watermark and state, kept current."""
+
+    def __init__(self, console: Console) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.live = Live(self._table(), console=console, refresh_per_second=4, transient=False)
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        """Take one progress record (a listener observer)."""
+        with self._lock:
+            row = self.rows.setdefault(str(record["query"]), {"input": 0})
+            row["batch"] = record["batch"]
+            row["input"] += int(record["input_rows"])
+            row["watermark"] = str(record["watermark"]).replace("T", " ")[:19]
+            row["state"] = record["state_rows"]
+            self.live.update(self._table())
+
+    def _table(self) -> Table:
+        table = Table(title="streamlab: running queries", title_justify="left")
+        for column in ("query", "batch", "input rows", "watermark", "state rows"):
+            table.add_column(column)
+        for name, row in sorted(self.rows.items()):
+            table.add_row(
+                name, str(row["batch"]), str(row["input"]), row["watermark"], str(row["state"])
+            )
+        return table
+
+
+@contextmanager
+def _live(show: bool) -> Iterator[list[Callable[[dict[str, Any]], None]]]:
+    if not show or not err_console.is_terminal:
+        yield []
+        return
+    view = LiveView(err_console)
+    with view.live:
+        yield [view]
+
+
+def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
+    """Return the Spark settings a fresh local session for the pipelines starts with.
+
+    The lab's micro-batches are small: one shuffle partition halves the state store and
+    sink tasks of every stateful batch (fixed by each query's checkpoint at its first run),
+    and a JVM that only compiles with C1 spends far less CPU warming up. Measured on the
+    guide-sized lab: 70 -> 46 JVM CPU seconds (benchmarks/bench_lab.py).
+    """
+    import os
+
+    from streamlab.session import default_config
+
+    java = default_config(paths, os.cpu_count() or 2)["spark.driver.extraJavaOptions"]
+    return {
+        "spark.sql.shuffle.partitions": "1",
+        "spark.driver.extraJavaOptions": f"{java} -XX:TieredStopAtLevel=1",
+    }
+
+
+def _run(
+    paths: LabPaths,
+    pipelines: list[str] | None,
+    cfg: PipelineConfig,
+    trigger: Trigger,
+    *,
+    master: str | None,
+    remote: str | None,
+    duration: float | None,
+    reset: bool,
+    show: bool,
+) -> RunResult:
+    from streamlab.runner import run_pipelines
+    from streamlab.session import lab_session
+
+    with status("Starting Spark...", show=show):
+        spark = lab_session(
+            paths.root, master=master, remote=remote, config=pipeline_session_config(paths)
+        )
+    with _live(show) as observers:
+        return run_pipelines(
+            spark,
+            paths,
+            pipelines,
+            config=cfg,
+            trigger=trigger,
+            observers=observers,
+            duration=duration,
+            reset=reset,
+        )
+
+
+def _summary_table(result: dict[str, Any]) -> Table:
+    table = Table(title="Pipelines", title_justify="left")
+    for column in ("query", "batches", "in", "out", "dups", "late", "watermark", "state", "s"):
+        table.add_column(column, overflow="fold")
+    for p in result["pipelines"]:
+        for q in p["queries"]:
+            table.add_row(
+                q["name"], str(len(q["batches"])), str(q["input_rows"]), str(q["table_rows"]),
+                str(q["dropped_duplicates"] or "-"), "-", _when(q["watermark_ms"])[11:] or "-",
+                str(q["state_rows"]), f"{q['seconds']:.0f}",
+            )
+        if p["pipeline"] == "late_data":
+            table.add_row(
+                "late_data", "-", "-", str(p["late_captured"]), "-", str(p["late_captured"]),
+                "-", "-", "-",
+            )
+    table.caption = (
+        "in/out: rows read this run / rows in the table; dups: duplicates removed; "
+        "late: late events captured; watermark: UTC time the next batch runs with"
+    )
+    return table
+
+
+def _render_accounting(out: Console, acct: dict[str, Any] | None) -> None:
+    if acct is None:
+        return
+    mark = "✓" if acct["closes"] else "✗"
+    dups = acct["duplicates_removed"] if acct["duplicates_removed"] is not None else "unknown"
+    out.print(
+        f"{mark} Tumbling windows accounting: {acct['input_events']} input events = "
+        f"{acct['unparsed']} without event time + {dups} duplicates removed + "
+        f"{acct['late_captured']} late captured + {acct['counted_emitted']} counted in emitted "
+        f"windows + {acct['counted_open']} counted in windows still open"
+        + ("" if acct["closes"] else f" (parts add up to {acct['accounted']})")
+    )
+
+
+def _accounting_of(result: dict[str, Any]) -> dict[str, Any] | None:
+    for p in result["pipelines"]:
+        if p["accounting"] is not None:
+            return dict(p["accounting"])
+    return None
+
+
+def run(
+    pipelines: PipelinesArg = None,
+    root: RootOpt = None,
+    trigger: TriggerOpt = "available-now",
+    watermark_delay: DelayOpt = None,
+    window: WindowOpt = None,
+    sliding_window: SlidingOpt = None,
+    slide: SlideOpt = None,
+    impressions_delay: ImpDelayOpt = None,
+    clicks_delay: ClkDelayOpt = None,
+    click_window: ClickWindowOpt = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(help="With an interval trigger: stop after this long [default: Ctrl-C]."),
+    ] = None,
+    reset: ResetOpt = False,
+    master: MasterOpt = None,
+    remote: RemoteOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Run pipelines on the lab's data; again later, only newly landed batches are processed."""
+    paths = lab_paths(root)
+    cfg = _config(
+        watermark_delay=watermark_delay, window=window, sliding_window=sliding_window,
+        slide=slide, impressions_delay=impressions_delay, clicks_delay=clicks_delay,
+        click_window=click_window,
+    )
+    trig = Trigger.parse(trigger)
+    seconds = None if duration is None else to_millis(duration, what="--duration") / 1000
+    if seconds is not None and trig.available_now:
+        raise StreamlabError("--duration needs an interval trigger, e.g. --trigger 10s")
+    result = _run(
+        paths, pipelines, cfg, trig, master=master, remote=remote, duration=seconds,
+        reset=reset, show=not json,
+    ).to_dict()
+
+    def render(out: Console) -> None:
+        out.print(_summary_table(result))
+        _render_accounting(out, _accounting_of(result))
+        out.print(f"Done in {result['seconds']:.1f} s. Next: streamlab status, streamlab doctor")
+
+    emit(result, json, render)
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
+def lab(
+    root: RootOpt = None,
+    watermark_delay: DelayOpt = None,
+    window: WindowOpt = None,
+    sliding_window: SlidingOpt = None,
+    slide: SlideOpt = None,
+    reset: ResetOpt = False,
+    master: MasterOpt = None,
+    remote: RemoteOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Run the whole lab: set up if needed, every pipeline, verification, summary."""
+    started = time.monotonic()
+    from streamlab.cli.lab import generator_config
+    from streamlab.landing import read_lab
+    from streamlab.provision import setup_lab
+
+    paths = lab_paths(root)
+    setup = None
+    if read_lab(paths) is None or reset:
+        if reset:
+            from streamlab.provision import reset_lab
+
+            paths.ensure_writable()
+            reset_lab(paths)
+        setup = setup_lab(paths, generator_config(paths))
+    cfg = _config(
+        watermark_delay=watermark_delay, window=window, sliding_window=sliding_window,
+        slide=slide,
+    )
+    result = _run(
+        paths, None, cfg, Trigger(), master=master, remote=remote, duration=None,
+        reset=False, show=not json,
+    )
+    from streamlab.session import lab_session
+    from streamlab.verify import verify_lab
+
+    spark = lab_session(
+        paths.root, master=master, remote=remote, config=pipeline_session_config(paths)
+    )
+    report = verify_lab(spark, paths)
+    data = {
+        "root": str(paths.root),
+        "setup": None if setup is None else {"generated": setup.generated},
+        "verify": report.to_dict(),
+        "run": result.to_dict(),
+        "ok": bool(report.ok and result.ok),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+    def render(out: Console) -> None:
+        checks = report.to_dict()["checks"]
+        failed = [c for c in checks if not c["ok"]]
+        out.print(
+            f"{'✓' if not failed else '✗'} Lab data verified: "
+            f"{len(checks) - len(failed)} of {len(checks)} checks pass"
+        )
+        for check in failed:
+            out.print(f"  ✗ {check['name']}: {check['detail']}")
+        run_data = result.to_dict()
+        out.print(_summary_table(run_data))
+        _render_accounting(out, _accounting_of(run_data))
+        out.print(f"{'✅' if data['ok'] else '✗'} Lab finished in {data['seconds']:.1f} s")
+
+    emit(data, json, render)
+    if not data["ok"]:
+        raise typer.Exit(1)
+
+
+def status_command(
+    root: RootOpt = None, master: MasterOpt = None, remote: RemoteOpt = None, json: JsonOpt = False
+) -> None:
+    """Per pipeline: last batch, watermark, state (Spark's state readers) and table rows."""
+    from streamlab.session import lab_session
+    from streamlab.status import lab_status
+
+    paths = lab_paths(root)
+    if not paths.checkpoints.is_dir():
+        raise StreamlabError(f"no checkpoints under {paths.root}: run 'streamlab run' first")
+    with status("Reading checkpoints and state...", show=not json):
+        spark = lab_session(paths.root, master=master, remote=remote)
+        found = [p.to_dict() for p in lab_status(spark, paths)]
+
+    def render(out: Console) -> None:
+        table = Table(title="Pipelines", title_justify="left")
+        for column in ("pipeline", "query", "last batch", "watermark", "state", "table rows"):
+            table.add_column(column)
+        for p in found:
+            for q in p["queries"]:
+                state = ", ".join(f"{o['name']} {o['state_rows']}" for o in q["operators"])
+                pending = f" (batch {q['pending_batch']} pending)" if q["pending_batch"] else ""
+                table.add_row(
+                    p["pipeline"], q["name"],
+                    ("-" if q["last_batch"] is None else str(q["last_batch"])) + pending,
+                    q["watermark"] or "-", state or "-", f"{q['table']}: {q['table_rows']}",
+                )
+            if p["pipeline"] == "late_data":
+                table.add_row(
+                    "late_data", "-", f"{p['late_batches']} batches checked", "-", "-",
+                    f"streaming_bronze.late_events: {p['late_rows']}",
+                )
+        out.print(table)
+
+    emit(found, json, render)
+
+
+def doctor(
+    root: RootOpt = None,
+    late_share: Annotated[
+        float, typer.Option(help="Report late data from this share of input rows.")
+    ] = 0.2,
+    state_rows: Annotated[
+        int, typer.Option(help="Report state growth from this many rows.")
+    ] = 10_000,
+    json: JsonOpt = False,
+) -> None:
+    """Read the progress log and diagnose the guide's troubleshooting cases."""
+    from streamlab.doctor import Thresholds, diagnose_log
+    from streamlab.progress import progress_log
+
+    paths = lab_paths(root)
+    if not 0 < late_share <= 1:
+        raise StreamlabError(f"--late-share must be between 0 and 1, got {late_share}")
+    findings = [
+        f.to_dict()
+        for f in diagnose_log(
+            progress_log(paths), Thresholds(late_share=late_share, state_rows=state_rows)
+        )
+    ]
+
+    def render(out: Console) -> None:
+        if not findings:
+            out.print("✓ No problems found in the progress log.")
+            return
+        for f in findings:
+            out.print(f"✗ {f['query']}: {f['symptom'].replace('_', ' ')}")
+            out.print(f"  {f['detail']}")
+            out.print(f"  Remedy: {f['remedy']}")
+
+    emit(findings, json, render)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run``, ``lab``, ``status`` and ``doctor`` to ``app``."""
+    app.command()(run)
+    app.command()(lab)
+    app.command("status")(status_command)
+    app.command()(doctor)

@@ -1,0 +1,198 @@
+"""Diagnosing the guide's troubleshooting cases from the progress log.
+
+Each finding names the query, the symptom, the numbers that show it and the guide's remedy:
+
+- watermark not advancing: rows arrive but the watermark stays at 1970 or stops moving;
+- state growing too large: a stateful operator's rows keep growing and nothing is evicted;
+- too much late data dropped: a large share of the input is dropped behind the watermark;
+- join producing nothing: a stream-stream join reads both sides but writes no row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from streamlab.errors import LabNotReadyError
+from streamlab.progress import EPOCH, latest_by_batch, read_progress
+
+JOIN_OPERATOR = "symmetricHashJoin"
+
+REMEDIES = {
+    "watermark_not_advancing": "Ensure events have timestamps and data is flowing",
+    "state_too_large": "Reduce watermark delay or increase window size",
+    "late_data_dropped": "Increase watermark delay",
+    "join_produces_nothing": "Ensure both streams have watermarks and time constraints",
+}
+"""The guide's remedy for each symptom (its Troubleshooting section)."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a number is bad enough to report."""
+
+    late_share: float = 0.2
+    """Report late data when at least this share of a query's input rows was dropped."""
+    state_rows: int = 10_000
+    """Report state growth only once an operator holds at least this many rows."""
+    state_memory_bytes: int = 256 * 1024 * 1024
+    """...or uses at least this much memory."""
+    growth_batches: int = 4
+    """State must have grown over at least this many batches in a row, nothing evicted."""
+    stalled_batches: int = 3
+    """Data batches in a row with an unchanged watermark that count as stalled."""
+
+
+@dataclass
+class Finding:
+    """One diagnosed problem."""
+
+    query: str
+    symptom: str
+    detail: str
+    """What the numbers show, in one sentence."""
+    remedy: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the finding as JSON-ready data."""
+        return asdict(self)
+
+
+def diagnose(records: list[dict[str, Any]], thresholds: Thresholds | None = None) -> list[Finding]:
+    """Return the findings for the progress ``records`` (one dict per progress event).
+
+    >>> diagnose([])
+    []
+    """
+    limits = thresholds or Thresholds()
+    findings: list[Finding] = []
+    for query, batches in latest_by_batch(records).items():
+        history = list(batches.values())
+        for check in (_watermark, _state, _late, _join):
+            found = check(query, history, limits)
+            if found is not None:
+                findings.append(found)
+    return findings
+
+
+def diagnose_log(log: Path, thresholds: Thresholds | None = None) -> list[Finding]:
+    """Return the findings for a progress log; fail if there is none yet."""
+    if not log.exists():
+        raise LabNotReadyError(f"no progress log at {log}: run 'streamlab run' first")
+    return diagnose(list(read_progress(log)), thresholds)
+
+
+def _finding(query: str, symptom: str, detail: str, **evidence: Any) -> Finding:
+    return Finding(query, symptom, detail, REMEDIES[symptom], evidence)
+
+
+def _watermark(query: str, history: list[dict[str, Any]], limits: Thresholds) -> Finding | None:
+    data = [r for r in history if r["input_rows"] > 0]
+    if not data:
+        return None
+    rows = sum(r["input_rows"] for r in data)
+    last = history[-1]["watermark"]
+    if last == EPOCH and len(data) >= 2:
+        timed = [r for r in data if r.get("event_time_max")]
+        return _finding(
+            query,
+            "watermark_not_advancing",
+            f"{len(data)} batches read {rows} rows but the watermark is still {EPOCH}; "
+            f"{len(timed)} of them carried an event time",
+            batches=len(data),
+            input_rows=rows,
+            watermark=last,
+            batches_with_event_time=len(timed),
+        )
+    tail = data[-limits.stalled_batches :]
+    if len(tail) == limits.stalled_batches and len({r["watermark"] for r in tail}) == 1:
+        latest = max((r.get("event_time_max") or "" for r in tail), default="") or None
+        return _finding(
+            query,
+            "watermark_not_advancing",
+            f"the last {len(tail)} batches read {sum(r['input_rows'] for r in tail)} rows "
+            f"but the watermark stayed at {last}: none was newer than the events before "
+            f"(newest {latest})",
+            batches=len(tail),
+            input_rows=sum(r["input_rows"] for r in tail),
+            watermark=last,
+            newest_event_time=latest,
+        )
+    return None
+
+
+def _state(query: str, history: list[dict[str, Any]], limits: Thresholds) -> Finding | None:
+    if not history or not history[-1]["state_operators"]:
+        return None
+    last = history[-1]
+    if last["state_rows"] < limits.state_rows and (
+        last["state_memory_bytes"] < limits.state_memory_bytes
+    ):
+        return None
+    # No-data batches only evict: judge growth over the batches that read data.
+    data = [r for r in history if r["input_rows"] > 0] or history
+    run = 1
+    for before, after in pairwise(data):
+        growing = after["state_rows"] > before["state_rows"]
+        evicted = any(op["rows_removed"] for op in after["state_operators"])
+        run = run + 1 if growing and not evicted else 1
+    if run - 1 < limits.growth_batches:
+        return None
+    first = data[-run]
+    return _finding(
+        query,
+        "state_too_large",
+        f"state grew from {first['state_rows']} to {last['state_rows']} rows over the last "
+        f"{run} batches with nothing evicted ({last['state_memory_bytes'] / 2**20:.1f} MiB); "
+        f"watermark {last['watermark']}",
+        batches=run,
+        state_rows_from=first["state_rows"],
+        state_rows_to=last["state_rows"],
+        memory_bytes=last["state_memory_bytes"],
+        watermark=last["watermark"],
+    )
+
+
+def _late(query: str, history: list[dict[str, Any]], limits: Thresholds) -> Finding | None:
+    rows = sum(r["input_rows"] for r in history)
+    dropped = sum(r["dropped_by_watermark"] for r in history)
+    if not rows or dropped / rows < limits.late_share:
+        return None
+    return _finding(
+        query,
+        "late_data_dropped",
+        f"{dropped} of {rows} input rows ({dropped / rows:.0%}) were dropped behind the "
+        "watermark (Spark counts dropped groups after partial aggregation: at least this many "
+        "events were lost; 'streamlab run late_data' keeps them)",
+        input_rows=rows,
+        dropped_by_watermark=dropped,
+        share=round(dropped / rows, 4),
+        watermark=history[-1]["watermark"],
+    )
+
+
+def _join(query: str, history: list[dict[str, Any]], limits: Thresholds) -> Finding | None:
+    joins = [
+        r for r in history if any(op["operator"] == JOIN_OPERATOR for op in r["state_operators"])
+    ]
+    if not joins:
+        return None
+    rows = sum(r["input_rows"] for r in history)
+    written = sum(max(r["output_rows"], 0) for r in history)
+    if rows == 0 or written > 0:
+        return None
+    state = history[-1]["state_rows"]
+    return _finding(
+        query,
+        "join_produces_nothing",
+        f"{len(history)} batches read {rows} rows from both sides and wrote nothing; "
+        f"{state} rows wait in join state, watermark {history[-1]['watermark']}",
+        batches=len(history),
+        input_rows=rows,
+        output_rows=written,
+        state_rows=state,
+        watermark=history[-1]["watermark"],
+    )

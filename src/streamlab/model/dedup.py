@@ -1,0 +1,109 @@
+"""``dropDuplicatesWithinWatermark``: which rows survive, which are late, which are duplicates.
+
+Rules, from ``StreamingDeduplicateWithinWatermarkExec`` and ``BaseStreamingDeduplicateExec``
+(``statefulOperators.scala``):
+
+* rows with ``event_time <= late watermark`` are dropped before deduplication
+  (``watermarkPredicateForDataForLateEvents``);
+* the first row of a key that is not in state passes and stores
+  ``expiresAt = event_time + delay`` (``putDupInfoIntoState``); later rows of the key are dropped
+  while the key is in state;
+* after the batch's rows, keys with ``eviction watermark >= expiresAt`` are removed
+  (``evictDupInfoFromState``), so a duplicate arriving after that passes again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from streamlab.model.events import Rows
+from streamlab.model.watermark import BatchInfo, eviction_array, late_by_data_batch, spark_batch_of
+
+IntArray = npt.NDArray[np.int64]
+
+KEPT, LATE, DUPLICATE, UNPARSEABLE = 0, 1, 2, 3
+"""Per-row outcome codes of deduplication."""
+NEVER = -1
+"""An expiry batch that has not happened (the key is still in state)."""
+
+
+@dataclass(frozen=True, eq=False)
+class DedupOutcome:
+    """What deduplication did with every row, and its state after every batch."""
+
+    outcome: IntArray
+    """Per row: ``KEPT``, ``LATE``, ``DUPLICATE`` or ``UNPARSEABLE``."""
+    duplicate_of: IntArray
+    """Per row: for a duplicate, the index of the kept row holding its key; else -1."""
+    expired_batch: IntArray
+    """Per row: for a kept row, the batch whose end removes its key from state; else ``NEVER``."""
+    state_rows: IntArray
+    """Per batch: keys in the dedup state after the batch."""
+
+
+def deduplicate(rows: Rows, batches: Sequence[BatchInfo], delay_ms: int) -> DedupOutcome:
+    """Run ``dropDuplicatesWithinWatermark([key])`` over ``rows`` batch by batch.
+
+    >>> from streamlab.model.watermark import InputWatermark, plan_batches
+    >>> rows = Rows.from_batches([[("a", 30_000, "x")], [("a", 30_000, "x")]])
+    >>> plan = plan_batches([InputWatermark("e", 10_000)], [[30_000, 30_000]], data_batches=2)
+    >>> deduplicate(rows, plan, 10_000).outcome.tolist()
+    [0, 2]
+    """
+    n = len(rows)
+    evict = eviction_array(batches)
+    late = late_by_data_batch(batches, rows.data_batches)[rows.batch]
+    spark = spark_batch_of(batches, rows.data_batches)[rows.batch]
+    outcome = np.full(n, KEPT, dtype=np.int64)
+    outcome[~rows.valid] = UNPARSEABLE
+    outcome[rows.valid & (rows.time_ms <= late)] = LATE
+    duplicate_of = np.full(n, -1, dtype=np.int64)
+    expires_at = rows.time_ms + delay_ms
+
+    def expiry(i: int) -> int:
+        # Removed at the end of the first batch, from the row's own, whose eviction watermark
+        # reaches expiresAt (eviction watermarks never decrease).
+        m = max(int(spark[i]), int(np.searchsorted(evict, expires_at[i], side="left")))
+        return m if m < len(evict) else NEVER
+
+    codes, _ = pd.factorize(pd.Series(rows.key, dtype=object), sort=False)
+    counts = np.bincount(codes, minlength=int(codes.max()) + 1 if n else 0)
+    expired = np.full(n, NEVER, dtype=np.int64)
+    single = counts[codes] == 1
+    kept_single = np.flatnonzero(single & (outcome == KEPT))
+    if len(kept_single):
+        first = np.searchsorted(evict, expires_at[kept_single], side="left")
+        m = np.maximum(spark[kept_single], first)
+        expired[kept_single] = np.where(m < len(evict), m, NEVER)
+    multi = np.flatnonzero(~single)
+    if len(multi):
+        order = multi[np.argsort(codes[multi], kind="stable")]
+        holder: dict[int, tuple[int, int]] = {}
+        for i in order.tolist():
+            if outcome[i] != KEPT:
+                continue
+            code = int(codes[i])
+            held = holder.get(code)
+            if held is not None and (held[1] == NEVER or spark[i] <= held[1]):
+                outcome[i] = DUPLICATE
+                duplicate_of[i] = held[0]
+                continue
+            until = expiry(i)
+            holder[code] = (i, until)
+            expired[i] = until
+    state_rows = _state_rows(spark[outcome == KEPT], expired[outcome == KEPT], len(batches))
+    return DedupOutcome(outcome, duplicate_of, expired, state_rows)
+
+
+def _state_rows(added: IntArray, removed: IntArray, n_batches: int) -> IntArray:
+    """Count entries alive after each batch (added at ``added``, gone after ``removed``)."""
+    delta = np.zeros(n_batches + 1, dtype=np.int64)
+    np.add.at(delta, added, 1)
+    gone = removed[removed != NEVER]
+    np.add.at(delta, gone, -1)
+    return np.cumsum(delta)[:n_batches]

@@ -1,0 +1,87 @@
+"""The model's input: the rows of one source, in landed order, each tagged with its data batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+ObjArray = npt.NDArray[np.object_]
+
+
+@dataclass(frozen=True, eq=False)
+class Rows:
+    """Rows of one source: column arrays of equal length, sorted by data batch then file order."""
+
+    batch: IntArray
+    """The data batch (landed ``batch_NNNN`` folder, from 0) each row arrived in."""
+    time_ms: IntArray
+    """Event time in epoch milliseconds (0 where ``valid`` is false)."""
+    valid: BoolArray
+    """Whether the event time parsed; ``try_to_timestamp`` gives NULL otherwise."""
+    key: ObjArray
+    """The identifying column: ``event_id``, ``impression_id`` or, for clicks, the impression
+    the click refers to."""
+    group: ObjArray
+    """A grouping column next to the window (``event_type``), or the row's own id for clicks."""
+    data_batches: int
+    """How many data batches there are (a batch may have no rows)."""
+
+    def __len__(self) -> int:
+        """Return the number of rows."""
+        return len(self.batch)
+
+    @classmethod
+    def from_batches(
+        cls,
+        batches: Sequence[Sequence[tuple[str, int | None, str]]],
+    ) -> Rows:
+        """Build rows from one list per data batch of ``(key, time_ms or None, group)``.
+
+        >>> rows = Rows.from_batches([[("e1", 1000, "click")], [], [("e2", None, "view")]])
+        >>> rows.batch.tolist(), rows.valid.tolist(), rows.data_batches
+        ([0, 2], [True, False], 3)
+        """
+        flat = [(b, row) for b, rows in enumerate(batches) for row in rows]
+        return cls(
+            batch=np.array([b for b, _ in flat], dtype=np.int64),
+            time_ms=np.array([r[1] if r[1] is not None else 0 for _, r in flat], dtype=np.int64),
+            valid=np.array([r[1] is not None for _, r in flat], dtype=bool),
+            key=_objects([r[0] for _, r in flat]),
+            group=_objects([r[2] for _, r in flat]),
+            data_batches=len(batches),
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        batch: IntArray,
+        time_ms: IntArray,
+        key: ObjArray,
+        group: ObjArray,
+        *,
+        valid: BoolArray | None = None,
+        data_batches: int | None = None,
+    ) -> Rows:
+        """Build rows from column arrays already in landed order."""
+        n = len(batch)
+        return cls(
+            batch=np.asarray(batch, dtype=np.int64),
+            time_ms=np.asarray(time_ms, dtype=np.int64),
+            valid=np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool),
+            key=np.asarray(key, dtype=object),
+            group=np.asarray(group, dtype=object),
+            data_batches=(int(batch.max()) + 1 if n else 0)
+            if data_batches is None
+            else data_batches,
+        )
+
+
+def _objects(values: list[str]) -> ObjArray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out

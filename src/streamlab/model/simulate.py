@@ -1,0 +1,161 @@
+"""One entry point per lab pipeline: run the model over landed batches and keep everything.
+
+``simulate(inputs, config)`` plans the micro-batches and their watermarks, then runs the
+pipeline's operators in the order the lab's queries chain them:
+
+* ``windowed_agg``: watermark, ``dropDuplicatesWithinWatermark(["event_id"])``, then a
+  windowed count per ``event_type`` in append mode;
+* ``dedup``: watermark, then ``dropDuplicatesWithinWatermark(["event_id"])``;
+* ``stream_join``: impressions and clicks, each with its watermark, joined on
+  ``impression_id`` within a time range (inner or left outer).
+
+In Spark 4 each stateful operator gets its input watermarks from ``WatermarkPropagator``; the
+deduplication passes its input watermark through unchanged, so the aggregation after it sees
+the same two watermarks per batch, and one plan of batches serves every operator of these
+queries. (An aggregation after a join would see the join's delayed output watermark; none of
+the modelled pipelines has one.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from streamlab.errors import StreamlabError
+from streamlab.model.aggregate import AggregateOutcome, aggregate
+from streamlab.model.dedup import KEPT, DedupOutcome, deduplicate
+from streamlab.model.events import Rows
+from streamlab.model.join import JoinCondition, JoinOutcome, join
+from streamlab.model.watermark import (
+    BatchInfo,
+    InputWatermark,
+    Policy,
+    Trigger,
+    batch_maxima,
+    plan_batches,
+)
+from streamlab.model.windows import WindowSpec
+
+IntArray = npt.NDArray[np.int64]
+
+PIPELINES = ("windowed_agg", "dedup", "stream_join")
+"""The lab's pipelines the model knows."""
+_INPUTS = {
+    "windowed_agg": ("events",),
+    "dedup": ("events",),
+    "stream_join": ("impressions", "clicks"),
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A pipeline and the options it runs with."""
+
+    pipeline: str = "windowed_agg"
+    """``windowed_agg``, ``dedup`` or ``stream_join``."""
+    delay_ms: int = 600_000
+    """The ``withWatermark`` delay of every input, unless ``delays_ms`` overrides one."""
+    window: WindowSpec = field(default_factory=lambda: WindowSpec(300_000, 300_000))
+    """The window of ``windowed_agg``."""
+    deduplicate: bool = True
+    """Whether ``windowed_agg`` drops duplicate ``event_id`` before counting."""
+    trigger: Trigger = Trigger.AVAILABLE_NOW
+    """AvailableNow (no-data batch only at the end) or a live trigger (after each batch)."""
+    policy: Policy = Policy.MIN
+    """How the inputs' watermarks combine into the global one."""
+    join: JoinCondition = field(default_factory=JoinCondition)
+    """The join's time range and type, for ``stream_join``."""
+    delays_ms: Mapping[str, int] = field(default_factory=dict)
+    """Per-input delays that override ``delay_ms`` (e.g. ``{"clicks": 120_000}``)."""
+    final_no_data_batch: bool = True
+    """With AvailableNow, whether Spark's closing no-data batch is modelled."""
+
+    def __post_init__(self) -> None:
+        """Reject unknown pipelines and negative delays."""
+        if self.pipeline not in PIPELINES:
+            raise StreamlabError(
+                f"unknown pipeline {self.pipeline!r}: choose one of {', '.join(PIPELINES)}"
+            )
+        if self.delay_ms < 0 or any(v < 0 for v in self.delays_ms.values()):
+            raise StreamlabError("--watermark must not be negative")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The sources this pipeline reads, in plan order."""
+        return _INPUTS[self.pipeline]
+
+    def delay_of(self, name: str) -> int:
+        """Return the watermark delay of input ``name``."""
+        return int(self.delays_ms.get(name, self.delay_ms))
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything the model decided for one run."""
+
+    config: ModelConfig
+    """The pipeline and options."""
+    inputs: dict[str, Rows]
+    """The rows of each input."""
+    batches: list[BatchInfo]
+    """Every micro-batch, no-data ones included, with its watermarks."""
+    dedup: DedupOutcome | None
+    """Deduplication, for ``dedup`` and ``windowed_agg`` with ``deduplicate``."""
+    aggregate: AggregateOutcome | None
+    """Windows and contributions, for ``windowed_agg``."""
+    join: JoinOutcome | None
+    """Join output and row outcomes, for ``stream_join``."""
+    state_rows: IntArray
+    """Per batch: rows held in state by all the query's operators after the batch."""
+
+
+def simulate(inputs: Mapping[str, Rows], config: ModelConfig) -> Result:
+    """Run ``config.pipeline`` over ``inputs`` (one ``Rows`` per source) and return the result.
+
+    >>> rows = Rows.from_batches([[("e1", 60_000, "click")], [("e2", 1_000, "click")]])
+    >>> cfg = ModelConfig(delay_ms=10_000, window=WindowSpec(30_000, 30_000))
+    >>> result = simulate({"events": rows}, cfg)
+    >>> [(b.batch, b.late_watermark, b.eviction_watermark) for b in result.batches]
+    [(0, 0, 0), (1, 0, 50000)]
+    """
+    missing = [name for name in config.inputs if name not in inputs]
+    if missing:
+        raise StreamlabError(
+            f"the {config.pipeline} pipeline needs the {', '.join(missing)} source: "
+            "generate the lab's data first with 'streamlab setup'"
+        )
+    names = config.inputs
+    data_batches = max(inputs[name].data_batches for name in names)
+    maxima = [
+        batch_maxima(inputs[n].batch, inputs[n].time_ms, inputs[n].valid, data_batches)
+        for n in names
+    ]
+    batches = plan_batches(
+        [InputWatermark(n, config.delay_of(n)) for n in names],
+        maxima,
+        data_batches=data_batches,
+        policy=config.policy,
+        trigger=config.trigger,
+        final_no_data_batch=config.final_no_data_batch,
+    )
+    dedup_out: DedupOutcome | None = None
+    agg_out: AggregateOutcome | None = None
+    join_out: JoinOutcome | None = None
+    state = np.zeros(len(batches), dtype=np.int64)
+    if config.pipeline in ("windowed_agg", "dedup"):
+        events = inputs["events"]
+        reached = events.valid.copy()
+        if config.pipeline == "dedup" or config.deduplicate:
+            dedup_out = deduplicate(events, batches, config.delay_of("events"))
+            reached = dedup_out.outcome == KEPT
+            state = state + dedup_out.state_rows
+        if config.pipeline == "windowed_agg":
+            agg_out = aggregate(events, reached, batches, config.window)
+            state = state + agg_out.state_rows
+    else:
+        join_out = join(inputs["impressions"], inputs["clicks"], batches, config.join)
+        state = state + join_out.state_rows
+    return Result(config, dict(inputs), batches, dedup_out, agg_out, join_out, state)

@@ -1,0 +1,145 @@
+"""Options of the streaming pipelines: watermark delays, windows, the join's time range, trigger.
+
+Durations are accepted as ``timedelta``, seconds or text (``"10 minutes"``, ``"10m"``) and
+normalized once, here, to milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from streamlab.durations import Duration, describe, spark_interval, to_millis
+from streamlab.errors import StreamlabError
+
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Event-time settings shared by the pipelines (the guide's defaults)."""
+
+    watermark_delay_ms: int = 10 * MINUTE_MS
+    """How far the events' watermark trails the latest event time seen."""
+    window_ms: int = 5 * MINUTE_MS
+    """Size of the tumbling windows (``events_tumbling``) and of the CTR windows."""
+    sliding_window_ms: int = 10 * MINUTE_MS
+    """Size of the sliding windows (``events_sliding``)."""
+    slide_ms: int = 5 * MINUTE_MS
+    """How often a sliding window starts; at most ``sliding_window_ms``."""
+    impressions_delay_ms: int = 10 * MINUTE_MS
+    """Watermark delay of the impressions stream in the join."""
+    clicks_delay_ms: int = 10 * MINUTE_MS
+    """Watermark delay of the clicks stream in the join."""
+    click_window_ms: int = 10 * MINUTE_MS
+    """A click joins an impression when it happens 0 to this long after it."""
+
+    def __post_init__(self) -> None:
+        """Reject settings Spark would refuse or that make no sense, naming the option."""
+        for name in ("window_ms", "sliding_window_ms", "slide_ms"):
+            if getattr(self, name) <= 0:
+                raise StreamlabError(f"{_option(name)} must be longer than zero")
+        for name in (
+            "watermark_delay_ms",
+            "impressions_delay_ms",
+            "clicks_delay_ms",
+            "click_window_ms",
+        ):
+            if getattr(self, name) < 0:
+                raise StreamlabError(f"{_option(name)} must not be negative")
+        if self.slide_ms > self.sliding_window_ms:
+            raise StreamlabError(
+                f"--slide ({describe(self.slide_ms)}) is longer than --sliding-window "
+                f"({describe(self.sliding_window_ms)}): make the slide at most the window"
+            )
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        watermark_delay: Duration | None = None,
+        window: Duration | None = None,
+        sliding_window: Duration | None = None,
+        slide: Duration | None = None,
+        impressions_delay: Duration | None = None,
+        clicks_delay: Duration | None = None,
+        click_window: Duration | None = None,
+    ) -> PipelineConfig:
+        """Build a configuration from durations given by a user; ``None`` keeps the default.
+
+        >>> PipelineConfig.from_options(watermark_delay="2m", window="1m").window_ms
+        60000
+        """
+        given = {
+            "watermark_delay_ms": watermark_delay,
+            "window_ms": window,
+            "sliding_window_ms": sliding_window,
+            "slide_ms": slide,
+            "impressions_delay_ms": impressions_delay,
+            "clicks_delay_ms": clicks_delay,
+            "click_window_ms": click_window,
+        }
+        values = {
+            key: to_millis(value, what=_option(key))
+            for key, value in given.items()
+            if value is not None
+        }
+        return cls(**values)
+
+    def interval(self, name: str) -> str:
+        """Return the setting ``name`` (e.g. ``"window_ms"``) as a Spark interval string."""
+        value: int = getattr(self, name)
+        return spark_interval(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as JSON-ready data, in milliseconds."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a query runs its micro-batches."""
+
+    interval_ms: int | None = None
+    """``None``: AvailableNow (process what has landed, then stop); else a processing-time
+    trigger that runs a micro-batch every ``interval_ms`` until stopped."""
+
+    @property
+    def available_now(self) -> bool:
+        """Whether the queries stop once everything that has landed is processed."""
+        return self.interval_ms is None
+
+    @classmethod
+    def parse(cls, text: str) -> Trigger:
+        """Parse ``available-now`` or a processing-time interval such as ``10s``.
+
+        >>> Trigger.parse("available-now").available_now, Trigger.parse("10s").interval_ms
+        (True, 10000)
+        """
+        cleaned = text.strip().lower().replace("_", "-")
+        if cleaned in ("available-now", "availablenow", "now"):
+            return cls(None)
+        try:
+            ms = to_millis(cleaned, what="--trigger")
+        except StreamlabError:
+            raise StreamlabError(
+                f"--trigger {text!r} is neither 'available-now' nor an interval: "
+                "write --trigger available-now or e.g. --trigger 10s"
+            ) from None
+        if ms <= 0:
+            raise StreamlabError("--trigger interval must be longer than zero, e.g. 10s")
+        return cls(ms)
+
+    def spark_options(self) -> dict[str, Any]:
+        """Return the keyword arguments of ``DataStreamWriter.trigger`` for this trigger."""
+        if self.interval_ms is None:
+            return {"availableNow": True}
+        return {"processingTime": spark_interval(self.interval_ms)}
+
+    def describe(self) -> str:
+        """Return the trigger as the CLI writes it."""
+        return "available-now" if self.interval_ms is None else describe(self.interval_ms)
+
+
+def _option(field_name: str) -> str:
+    return "--" + field_name.removesuffix("_ms").replace("_", "-")

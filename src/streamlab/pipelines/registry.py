@@ -1,0 +1,127 @@
+"""The pipelines of the guide's exercises, their queries, tables and checkpoints.
+
+Every query reads the landed batches one per micro-batch (``read_source``), so a query's
+batches are the landed batches, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from streamlab.errors import StreamlabError
+from streamlab.paths import LabPaths
+from streamlab.pipelines.bronze import bronze_events
+from streamlab.pipelines.config import PipelineConfig
+from streamlab.pipelines.dedup import deduplicate
+from streamlab.pipelines.join import ad_clicks, ad_ctr
+from streamlab.pipelines.windows import sliding_windows, tumbling_windows
+from streamlab.sources import read_source
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+Build = Callable[["SparkSession", LabPaths, PipelineConfig], "DataFrame"]
+
+PIPELINES = ("watermark_test", "dedup", "windowed_agg", "stream_join", "late_data")
+"""The guide's exercises, in the order ``streamlab run`` lists them."""
+
+LATE_TABLE = "streaming_bronze.late_events"
+"""Where ``late_data`` writes the events the tumbling windows dropped as late."""
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """One streaming query: what it computes, where it writes, where it checkpoints."""
+
+    name: str
+    """The query's name in Spark and in the progress log, e.g. ``windowed_agg/tumbling``."""
+    pipeline: str
+    """The exercise it belongs to."""
+    table: str
+    """The table it appends to, ``database.name``."""
+    build: Build
+    """Builds the streaming DataFrame from the lab's sources."""
+    description: str
+    settings: tuple[str, ...] = ()
+    """The :class:`PipelineConfig` fields the query's state depends on; fixed at its first run."""
+
+    def checkpoint(self, paths: LabPaths) -> Path:
+        """Return the query's checkpoint folder (the guide's folder, a subfolder if shared)."""
+        return paths.checkpoint(self.name)
+
+
+def _bronze(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
+    return bronze_events(read_source(spark, paths, "events"), cfg)
+
+
+def _dedup(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
+    return deduplicate(read_source(spark, paths, "events"), cfg)
+
+
+def _tumbling(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
+    return tumbling_windows(read_source(spark, paths, "events"), cfg)
+
+
+def _sliding(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
+    return sliding_windows(read_source(spark, paths, "events"), cfg)
+
+
+def _clicks(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
+    return ad_clicks(
+        read_source(spark, paths, "impressions"), read_source(spark, paths, "clicks"), cfg
+    )
+
+
+def _ctr(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
+    return ad_ctr(
+        read_source(spark, paths, "impressions"), read_source(spark, paths, "clicks"), cfg
+    )
+
+
+_JOIN = ("impressions_delay_ms", "clicks_delay_ms", "click_window_ms")
+
+QUERIES = (
+    QuerySpec("watermark_test", "watermark_test", "streaming_bronze.events", _bronze,
+              "raw events, typed and watermarked", ("watermark_delay_ms",)),
+    QuerySpec("dedup", "dedup", "streaming_silver.events_dedup", _dedup,
+              "one row per event_id within the watermark", ("watermark_delay_ms",)),
+    QuerySpec("windowed_agg/tumbling", "windowed_agg", "streaming_gold.events_tumbling",
+              _tumbling, "tumbling windows per event type", ("watermark_delay_ms", "window_ms")),
+    QuerySpec("windowed_agg/sliding", "windowed_agg", "streaming_gold.events_sliding",
+              _sliding, "sliding windows per event type",
+              ("watermark_delay_ms", "sliding_window_ms", "slide_ms")),
+    QuerySpec("stream_join/clicks", "stream_join", "streaming_silver.ad_clicks", _clicks,
+              "impressions joined with their clicks", _JOIN),
+    QuerySpec("stream_join/ctr", "stream_join", "streaming_gold.ad_ctr", _ctr,
+              "click-through rate per ad and window", (*_JOIN, "window_ms")),
+)
+"""Every streaming query; ``late_data`` has none of its own: it reads the tumbling query's."""
+
+TUMBLING = "windowed_agg/tumbling"
+"""The query whose dropped late rows ``late_data`` captures."""
+
+
+def select_pipelines(names: list[str] | None) -> list[str]:
+    """Return the pipelines to run, in the guide's order; empty or ``None`` means all.
+
+    ``late_data`` needs the tumbling windows, so it brings ``windowed_agg`` along.
+    """
+    if not names:
+        return list(PIPELINES)
+    unknown = [n for n in names if n not in PIPELINES]
+    if unknown:
+        raise StreamlabError(
+            f"unknown pipeline {unknown[0]!r}: choose from {', '.join(PIPELINES)}"
+        )
+    chosen = set(names)
+    if "late_data" in chosen:
+        chosen.add("windowed_agg")
+    return [p for p in PIPELINES if p in chosen]
+
+
+def queries_of(pipelines: list[str]) -> list[QuerySpec]:
+    """Return the queries of ``pipelines``."""
+    return [q for q in QUERIES if q.pipeline in pipelines]

@@ -1,0 +1,387 @@
+"""Running the pipelines: start their queries, wait for them, capture late data, summarize.
+
+The only place (with the CLI) that starts streaming queries. All queries of a run share one
+session and run concurrently; each writes Parquet through the file sink (exactly once, with
+its ``_spark_metadata`` log) and checkpoints in the guide's folders. Run again, a query
+continues from its checkpoint and processes only batches that landed since.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from streamlab.catalog import register_table, table_ref
+from streamlab.errors import LabNotReadyError, StreamlabError
+from streamlab.landing import landed_batches
+from streamlab.paths import LabPaths
+from streamlab.pipelines.accounting import Accounting, open_window_counts
+from streamlab.pipelines.checkpoint import committed_batches, planned_batches, read_offsets
+from streamlab.pipelines.config import PipelineConfig, Trigger
+from streamlab.pipelines.late import LATE_SCHEMA, capture_late, captured_batches
+from streamlab.pipelines.registry import (
+    LATE_TABLE,
+    TUMBLING,
+    QuerySpec,
+    queries_of,
+    select_pipelines,
+)
+from streamlab.pipelines.tables import column_sum, row_count
+from streamlab.progress import (
+    OUTPUT_METRIC,
+    Observer,
+    ProgressRecorder,
+    catch_up,
+    flush_listeners,
+    latest_by_batch,
+    progress_log,
+    read_progress,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming.query import StreamingQuery
+
+_SETTINGS_FILE = "streamlab.json"
+
+
+@dataclass
+class QueryResult:
+    """What one query did in a run and where it stands."""
+
+    name: str
+    table: str
+    batches: list[int] = field(default_factory=list)
+    """The batches run now (data and no-data)."""
+    input_rows: int = 0
+    """Rows read now."""
+    table_rows: int = 0
+    """Rows in its table after the run."""
+    last_batch: int | None = None
+    watermark_ms: int = 0
+    """The watermark the next batch will run with."""
+    state_rows: int = 0
+    """Rows in its state after the last batch of this run."""
+    dropped_duplicates: int = 0
+    """Re-sent rows its deduplication removed in this run's batches."""
+    seconds: float = 0.0
+
+
+@dataclass
+class PipelineResult:
+    """What one pipeline (exercise) did in a run."""
+
+    pipeline: str
+    queries: list[QueryResult] = field(default_factory=list)
+    late_captured: int | None = None
+    """``late_data``: rows in ``late_events`` after the run."""
+    accounting: dict[str, Any] | None = None
+    """``late_data``: the tumbling windows' accounting (see :class:`Accounting`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-ready data."""
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    """The result of ``streamlab run``."""
+
+    root: str
+    trigger: str
+    config: dict[str, Any]
+    pipelines: list[PipelineResult]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Whether every accounting that was checked closes."""
+        return all(p.accounting is None or p.accounting["closes"] for p in self.pipelines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-ready data."""
+        return {
+            "root": self.root,
+            "trigger": self.trigger,
+            "config": self.config,
+            "seconds": round(self.seconds, 2),
+            "ok": self.ok,
+            "pipelines": [p.to_dict() for p in self.pipelines],
+        }
+
+
+def reset_pipelines(paths: LabPaths, pipelines: list[str]) -> None:
+    """Remove the checkpoints and tables of ``pipelines`` so they start over."""
+    for spec in queries_of(pipelines):
+        _remove(spec.checkpoint(paths))
+        _remove_table_data(table_ref(paths, spec.table).path)
+    if "late_data" in pipelines:
+        _remove(paths.checkpoint("late_data"))
+        _remove_table_data(table_ref(paths, LATE_TABLE).path)
+
+
+def _remove(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
+def _remove_table_data(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for item in folder.iterdir():
+        if item.name == "_table.json":
+            continue
+        _remove(item) if item.is_dir() else item.unlink()
+
+
+def check_settings(paths: LabPaths, spec: QuerySpec, cfg: PipelineConfig) -> None:
+    """Fail if the query's checkpoint was started with other settings than ``cfg``."""
+    ckpt = spec.checkpoint(paths)
+    file = ckpt / _SETTINGS_FILE
+    wanted = {k: getattr(cfg, k) for k in spec.settings}
+    if file.exists() and (ckpt / "offsets").is_dir():
+        recorded = json.loads(file.read_text()).get("settings", {})
+        changed = [k for k in spec.settings if k in recorded and recorded[k] != wanted[k]]
+        if changed:
+            raise StreamlabError(
+                f"the checkpoint of {spec.name} was started with other settings "
+                f"({', '.join(changed)}): run with the same options, or pass --reset to start "
+                f"{spec.pipeline} over"
+            )
+        return
+    ckpt.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps({"query": spec.name, "settings": wanted}))
+
+
+def _start(
+    spark: SparkSession, paths: LabPaths, spec: QuerySpec, cfg: PipelineConfig, trigger: Trigger
+) -> StreamingQuery:
+    from pyspark.sql import functions as F
+
+    df = spec.build(spark, paths, cfg)
+    ref = register_table(spark, paths, spec.table, df.schema, spec.description)
+    # The file sink reports no output count (-1); an observed metric counts what it writes.
+    df = df.observe(OUTPUT_METRIC, F.count(F.lit(1)).alias("rows"))
+    check_settings(paths, spec, cfg)
+    writer = (
+        df.writeStream.queryName(spec.name)
+        .format("parquet")
+        .outputMode("append")
+        .option("path", str(ref.path))
+        .option("checkpointLocation", str(spec.checkpoint(paths)))
+        .trigger(**trigger.spark_options())
+    )
+    return writer.start()
+
+
+def run_pipelines(
+    spark: SparkSession,
+    paths: LabPaths,
+    pipelines: list[str] | None = None,
+    *,
+    config: PipelineConfig | None = None,
+    trigger: Trigger | None = None,
+    observers: list[Observer] | None = None,
+    duration: float | None = None,
+    reset: bool = False,
+) -> RunResult:
+    """Run ``pipelines`` (default: all) on the lab at ``paths`` and return what they did.
+
+    Args:
+        spark: the lab session (:func:`streamlab.session.lab_session`).
+        paths: the lab root.
+        pipelines: names from :data:`streamlab.pipelines.registry.PIPELINES`.
+        config: watermark delays and windows; the defaults are the guide's.
+        trigger: AvailableNow (default) processes what has landed and returns; a
+            processing-time trigger runs until ``duration`` seconds pass or Ctrl-C.
+        observers: called with every progress record (the live view).
+        duration: how long a processing-time run lasts; ``None``: until interrupted.
+        reset: start the chosen pipelines over (remove their checkpoints and tables).
+
+    >>> result = run_pipelines(spark, LabPaths.resolve(), ["dedup"])  # doctest: +SKIP
+
+    """
+    cfg = config or PipelineConfig()
+    trig = trigger or Trigger()
+    chosen = select_pipelines(pipelines)
+    if not landed_batches(paths, "events"):
+        raise LabNotReadyError(f"no lab data under {paths.root}: run 'streamlab setup' first")
+    if reset:
+        reset_pipelines(paths, chosen)
+    specs = queries_of(chosen)
+    started = time.monotonic()
+    recorder = ProgressRecorder(progress_log(paths), observers)
+    before = {s.name: set(committed_batches(s.checkpoint(paths))) for s in specs}
+    spark.streams.addListener(recorder)
+    queries: dict[str, StreamingQuery] = {}
+    finished: dict[str, float] = {}
+    try:
+        for spec in specs:
+            queries[spec.name] = _start(spark, paths, spec, cfg, trig)
+        deadline = None if duration is None else started + duration
+        _watch(spark, paths, queries, finished, started, deadline, chosen, trig)
+    finally:
+        for query in queries.values():
+            if query.isActive:
+                query.stop()
+        flush_listeners(spark)
+        for query in queries.values():
+            catch_up(recorder, list(query.recentProgress))
+        spark.streams.removeListener(recorder)
+    for name, query in queries.items():
+        finished.setdefault(name, time.monotonic() - started)
+        _raise_failure(name, query)
+    if "late_data" in chosen:
+        _capture(spark, paths)
+    results = [
+        _pipeline_result(spark, paths, p, specs, before, finished, recorder) for p in chosen
+    ]
+    return RunResult(
+        str(paths.root), trig.describe(), cfg.to_dict(), results, time.monotonic() - started
+    )
+
+
+def _watch(
+    spark: SparkSession,
+    paths: LabPaths,
+    queries: dict[str, StreamingQuery],
+    finished: dict[str, float],
+    started: float,
+    deadline: float | None,
+    chosen: list[str],
+    trigger: Trigger,
+) -> None:
+    """Wait for the queries to end (or the deadline, or Ctrl-C), capturing late data live."""
+    try:
+        while len(finished) < len(queries):
+            for name, query in queries.items():
+                if name not in finished and not query.isActive:
+                    finished[name] = time.monotonic() - started
+                    _raise_failure(name, query)
+            if "late_data" in chosen and not trigger.available_now:
+                _capture(spark, paths)
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            waiting = [q for n, q in queries.items() if n not in finished]
+            if waiting:
+                waiting[0].awaitTermination(1)
+    except KeyboardInterrupt:  # a live run ends with Ctrl-C: stop and summarize
+        return
+
+
+def _raise_failure(name: str, query: StreamingQuery) -> None:
+    exc = query.exception()
+    if exc is not None:
+        text = str(exc).strip().splitlines()
+        raise StreamlabError(
+            f"query {name} failed: {text[0][:300] if text else type(exc).__name__} "
+            "(run with --debug for details, or --reset to start it over)"
+        )
+
+
+def _capture(spark: SparkSession, paths: LabPaths) -> None:
+    ckpt = paths.checkpoint(TUMBLING)
+    if not (ckpt / "commits").is_dir():
+        return
+    ref = register_table(spark, paths, LATE_TABLE, LATE_SCHEMA, "events dropped as late")
+    capture_late(spark, ckpt, ref.path, paths.checkpoint("late_data"))
+
+
+def table_rows(paths: LabPaths, table: str) -> int:
+    """Return the committed rows of a lab table (0 before its first file)."""
+    return row_count(table_ref(paths, table).path)
+
+
+def _query_result(
+    spark: SparkSession,
+    paths: LabPaths,
+    spec: QuerySpec,
+    before: set[int],
+    seconds: float,
+    records: dict[int, dict[str, Any]],
+) -> QueryResult:
+    ckpt = spec.checkpoint(paths)
+    committed = committed_batches(ckpt)
+    now = [b for b in committed if b not in before]
+    result = QueryResult(spec.name, spec.table, batches=now, seconds=round(seconds, 2))
+    result.input_rows = sum(int(records[b]["input_rows"]) for b in now if b in records)
+    result.dropped_duplicates = sum(
+        int(op.get("dropped_duplicates") or 0)
+        for b in now
+        if b in records
+        for op in records[b]["state_operators"]
+    )
+    result.table_rows = table_rows(paths, spec.table)
+    planned = planned_batches(ckpt)
+    if committed:
+        result.last_batch = committed[-1]
+        result.state_rows = int(records.get(committed[-1], {}).get("state_rows", 0))
+    if planned:
+        result.watermark_ms = read_offsets(ckpt, planned[-1]).watermark_ms
+    return result
+
+
+def _pipeline_result(
+    spark: SparkSession,
+    paths: LabPaths,
+    pipeline: str,
+    specs: list[QuerySpec],
+    before: dict[str, set[int]],
+    finished: dict[str, float],
+    recorder: ProgressRecorder,
+) -> PipelineResult:
+    records = latest_by_batch(list(read_progress(recorder.log)))
+    result = PipelineResult(pipeline)
+    for spec in specs:
+        if spec.pipeline == pipeline:
+            result.queries.append(
+                _query_result(
+                    spark,
+                    paths,
+                    spec,
+                    before[spec.name],
+                    finished.get(spec.name, 0.0),
+                    records.get(spec.name, {}),
+                )
+            )
+    if pipeline == "late_data":
+        result.late_captured = table_rows(paths, LATE_TABLE)
+        result.accounting = tumbling_accounting(spark, paths, records.get(TUMBLING, {})).to_dict()
+    return result
+
+
+def tumbling_accounting(
+    spark: SparkSession, paths: LabPaths, records: dict[int, dict[str, Any]] | None = None
+) -> Accounting:
+    """Return the accounting of the tumbling windows over every batch run so far.
+
+    ``records`` are the tumbling query's progress records by batch (default: from the log).
+    """
+    if records is None:
+        records = latest_by_batch(list(read_progress(progress_log(paths)))).get(TUMBLING, {})
+    ckpt = paths.checkpoint(TUMBLING)
+    committed = committed_batches(ckpt)
+    captured = captured_batches(paths.checkpoint("late_data"))
+    duplicates: int | None = 0
+    for batch in committed:
+        if batch not in records:
+            duplicates = None
+            break
+        assert duplicates is not None
+        duplicates += sum(
+            int(op.get("dropped_duplicates") or 0) for op in records[batch]["state_operators"]
+        )
+    emitted = int(column_sum(table_ref(paths, "streaming_gold.events_tumbling").path,
+                             "event_count"))
+    return Accounting(
+        input_events=sum(c.input_rows for c in captured.values()),
+        unparsed=sum(c.unparsed_rows for c in captured.values()),
+        duplicates_removed=duplicates,
+        late_captured=sum(c.late_rows for c in captured.values()),
+        counted_emitted=emitted,
+        counted_open=open_window_counts(spark, ckpt) if committed else 0,
+    )

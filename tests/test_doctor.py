@@ -1,0 +1,120 @@
+"""``streamlab doctor`` on real runs that show each of the guide's troubleshooting cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from typer.testing import CliRunner
+
+from streamlab.cli import app
+from streamlab.doctor import REMEDIES, Thresholds, diagnose, diagnose_log
+from streamlab.errors import StreamlabError
+from streamlab.generator import Batch, GeneratorConfig
+from streamlab.landing import land
+from streamlab.paths import LabPaths
+from streamlab.pipelines.config import PipelineConfig
+from streamlab.progress import progress_log, read_progress
+from streamlab.provision import setup_lab
+from streamlab.runner import run_pipelines
+from tests.conftest import BASE_TIME
+
+SMALL = GeneratorConfig(
+    base_time=BASE_TIME, batches=5, events_per_batch=30, impressions_per_batch=20,
+    clicks_per_batch=6,
+)
+
+
+def symptoms(paths: LabPaths, **limits: object) -> dict[tuple[str, str], dict[str, object]]:
+    found = diagnose_log(progress_log(paths), Thresholds(**limits))  # type: ignore[arg-type]
+    return {(f.query, f.symptom): f.to_dict() for f in found}
+
+
+def test_too_much_late_data_with_no_watermark_delay(spark: SparkSession, lab: LabPaths) -> None:
+    from dataclasses import replace
+
+    # Half the events 5-30 minutes late, and no delay: most late ones are dropped.
+    setup_lab(lab, replace(SMALL, late_share=0.5))
+    run_pipelines(spark, lab, ["dedup"], config=PipelineConfig.from_options(watermark_delay="0s"))
+    found = symptoms(lab)
+    late = found[("dedup", "late_data_dropped")]
+    assert late["remedy"] == "Increase watermark delay"
+    evidence = late["evidence"]
+    assert isinstance(evidence, dict)
+    assert evidence["dropped_by_watermark"] / evidence["input_rows"] >= 0.2
+    # The guide's 10-minute delay drops far less.
+    other = LabPaths.resolve(lab.root.parent / "healthy")
+    setup_lab(other, SMALL)
+    run_pipelines(spark, other, ["dedup"])
+    assert not [k for k in symptoms(other) if k[1] == "late_data_dropped"]
+
+
+def test_state_growing_with_a_huge_watermark_delay(spark: SparkSession, lab: LabPaths) -> None:
+    setup_lab(lab, SMALL)
+    run_pipelines(spark, lab, ["dedup"], config=PipelineConfig.from_options(watermark_delay="1d"))
+    found = symptoms(lab, state_rows=50, growth_batches=3)
+    state = found[("dedup", "state_too_large")]
+    assert state["remedy"] == "Reduce watermark delay or increase window size"
+    evidence = state["evidence"]
+    assert isinstance(evidence, dict)
+    assert evidence["state_rows_to"] > evidence["state_rows_from"] > 0
+    # Below the size threshold nothing is reported.
+    assert ("dedup", "state_too_large") not in symptoms(lab)
+
+
+def test_join_producing_nothing_when_no_click_matches(spark: SparkSession, lab: LabPaths) -> None:
+    from dataclasses import replace
+
+    setup_lab(lab, replace(SMALL, orphan_share=1.0))
+    run_pipelines(spark, lab, ["stream_join"])
+    found = symptoms(lab)
+    join = found[("stream_join/clicks", "join_produces_nothing")]
+    assert join["remedy"] == REMEDIES["join_produces_nothing"]
+    evidence = join["evidence"]
+    assert isinstance(evidence, dict)
+    assert evidence["input_rows"] == 5 * (20 + 6)
+    assert evidence["output_rows"] == 0
+
+
+def test_watermark_not_advancing_when_times_do_not_parse(
+    spark: SparkSession, lab: LabPaths
+) -> None:
+    for batch in range(3):
+        lines = "".join(
+            f'{{"event_id":"E{batch}{i}","user_id":"U1","event_type":"click","value":1.0,'
+            f'"event_time":"yesterday","processing_time":"now"}}\n'
+            for i in range(5)
+        )
+        land(lab, Batch("events", batch, lines.encode(), {"rows": 5}))
+    run_pipelines(spark, lab, ["watermark_test"])
+    found = symptoms(lab)
+    stuck = found[("watermark_test", "watermark_not_advancing")]
+    assert stuck["remedy"] == "Ensure events have timestamps and data is flowing"
+    assert "1970" in str(stuck["detail"])
+    records = list(read_progress(progress_log(lab)))
+    assert [r["input_rows"] for r in records] == [5, 5, 5]
+
+
+def test_diagnose_on_records_and_cli(tmp_path: Path) -> None:
+    assert diagnose([]) == []
+    with pytest.raises(StreamlabError, match="streamlab run"):
+        diagnose_log(tmp_path / "missing.jsonl")
+    log = tmp_path / "lab" / "logs" / "progress.jsonl"
+    log.parent.mkdir(parents=True)
+    record = {
+        "query": "q", "run_id": "r", "batch": 0, "input_rows": 10, "watermark":
+        "1970-01-01T00:00:00.000Z", "state_rows": 0, "state_memory_bytes": 0,
+        "dropped_by_watermark": 6, "state_operators": [{"operator": "dedupeWithinWatermark",
+        "rows_total": 0, "rows_removed": 0, "memory_bytes": 0, "dropped_by_watermark": 6}],
+        "output_rows": 4,
+    }
+    import json
+
+    log.write_text("\n".join(json.dumps({**record, "batch": b}) for b in range(3)) + "\n{broken")
+    result = CliRunner().invoke(app, ["doctor", "--root", str(tmp_path / "lab"), "--json"])
+    assert result.exit_code == 0, result.output
+    found = {(f["query"], f["symptom"]) for f in json.loads(result.output)}
+    assert found == {("q", "late_data_dropped"), ("q", "watermark_not_advancing")}
+    text = CliRunner().invoke(app, ["doctor", "--root", str(tmp_path / "lab")])
+    assert "Remedy: Increase watermark delay" in text.output

@@ -1,0 +1,128 @@
+"""Fates, stories and the ``explain`` command on a generated lab."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+from typer.testing import CliRunner
+
+import streamlab.model as model
+from streamlab.cli import app
+from streamlab.model import ModelConfig, Rows, WindowSpec, explain_lab, report, simulate, story
+from streamlab.paths import LabPaths
+
+S = 1000
+
+
+def test_all_lists_the_public_api() -> None:
+    exported = {
+        name
+        for name, value in vars(model).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"
+    }
+    assert exported == set(model.__all__)
+
+
+def small_result():  # type: ignore[no-untyped-def]
+    rows = Rows.from_batches(
+        [[("a", 30 * S, "x"), ("dup", 31 * S, "x")], [("dup", 31 * S, "x")], [("late", 5 * S, "x")]]
+    )
+    return simulate(
+        {"events": rows}, ModelConfig(delay_ms=10 * S, window=WindowSpec(10 * S, 10 * S))
+    )
+
+
+def test_report_has_batches_events_and_windows() -> None:
+    data = report(small_result())
+    assert [b["batch"] for b in data["batches"]] == [0, 1, 2]
+    assert data["batches"][2]["late_watermark"] == "1970-01-01T00:00:21.000Z"
+    fates = {e["event_id"]: e["fate"] for e in data["events"]}
+    assert fates == {"a": "counted", "dup": "duplicate", "late": "late"}
+    assert data["windows"] == [
+        {
+            "start": "1970-01-01T00:00:30.000Z",
+            "end": "1970-01-01T00:00:40.000Z",
+            "event_type": "x",
+            "count": 2,
+            "emitted_batch": None,
+        }
+    ]
+
+
+def test_story_names_the_watermark_and_the_gap() -> None:
+    text = story(small_result(), "late")
+    assert "late watermark 1970-01-01 00:00:21 (by 16s)" in text
+
+
+def test_story_of_unknown_event_is_one_line_error() -> None:
+    from streamlab.errors import StreamlabError
+
+    with pytest.raises(StreamlabError, match="no event"):
+        story(small_result(), "nope")
+
+
+def test_explain_lab_counts_every_landed_event(guide_lab: LabPaths) -> None:
+    result = explain_lab(guide_lab, ModelConfig())
+    events = report(result)["events"]
+    assert len(events) == 10 * 105  # 100 events + 5 re-sent per batch
+    assert {e["fate"] for e in events} <= {
+        "counted",
+        "late",
+        "duplicate",
+        "partly_dropped",
+        "dropped_late",
+    }
+
+
+def test_cli_json_and_event(guide_lab: LabPaths) -> None:
+    runner = CliRunner()
+    out = runner.invoke(
+        app,
+        [
+            "explain",
+            "--root",
+            str(guide_lab.root),
+            "--json",
+            "--window",
+            "10m",
+            "--slide",
+            "5m",
+            "--watermark",
+            "2m",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert {"batches", "events", "windows"} <= data.keys()
+    assert {"batch", "late_watermark", "eviction_watermark"} <= data["batches"][0].keys()
+    assert {"event_id", "fate"} <= data["events"][0].keys()
+    event_id = data["events"][0]["event_id"]
+    story_out = runner.invoke(app, ["explain", "--root", str(guide_lab.root), "--event", event_id])
+    assert story_out.exit_code == 0
+    assert event_id in story_out.stdout
+
+
+def test_cli_join_and_bad_option(guide_lab: LabPaths) -> None:
+    runner = CliRunner()
+    out = runner.invoke(
+        app,
+        [
+            "explain",
+            "stream_join",
+            "--join",
+            "left-outer",
+            "--json",
+            "--root",
+            str(guide_lab.root),
+            "--trigger",
+            "10s",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert "join" in json.loads(out.stdout)
+    bad = runner.invoke(app, ["explain", "--root", str(guide_lab.root), "--window", "soon"])
+    assert bad.exit_code == 2
