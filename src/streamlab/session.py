@@ -111,6 +111,10 @@ def lab_session(
             spark.conf.set(key, settings[key])
     else:
         spark = _local_session(master or f"local[{cores}]", app_name, settings)
+        if master and master.startswith("spark://"):
+            from streamlab.cluster import wait_for_executors
+
+            wait_for_executors(spark, master)
     if attach:
         from streamlab.catalog import attach_catalog
 
