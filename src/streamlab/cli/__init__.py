@@ -92,7 +92,7 @@ app = typer.Typer(
 )
 
 # Each module adds its commands; a module that is not part of this build is skipped.
-_COMMAND_MODULES = ("lab", "pipelines", "explain", "notebook", "cluster")
+_COMMAND_MODULES = ("lab", "pipelines", "explain", "experiments", "notebook", "cluster")
 for _name in _COMMAND_MODULES:
     try:
         _module = importlib.import_module(f"streamlab.cli.{_name}")
