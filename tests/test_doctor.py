@@ -93,7 +93,10 @@ def test_watermark_not_advancing_when_times_do_not_parse(
     assert stuck["remedy"] == "Ensure events have timestamps and data is flowing"
     assert "1970" in str(stuck["detail"])
     records = list(read_progress(progress_log(lab)))
-    assert [r["input_rows"] for r in records] == [5, 5, 5]
+    assert [r["input_rows"] for r in records if r["query"] == "watermark_test"] == [5, 5, 5]
+    # The events themselves are kept, as bad records.
+    bad = spark.read.parquet(str(lab.warehouse / "streaming_bronze.db" / "bad_records"))
+    assert bad.where("reason = 'bad_timestamp'").count() == 15
 
 
 def test_diagnose_on_records_and_cli(tmp_path: Path) -> None:

@@ -197,7 +197,7 @@ def test_tumbling_windows_count_the_events_in_them_and_the_accounting_closes(
     assert acct["duplicates_removed"] == int((~model.events["late"]).sum()) - len(model.first)
     assert acct["counted_emitted"] == len(closed)
     assert acct["counted_open"] == len(counted) - len(closed)
-    assert acct["unparsed"] == 0
+    assert acct["quarantined"] == 0
 
 
 def test_sliding_windows_count_each_event_in_each_of_its_windows(

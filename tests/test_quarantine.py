@@ -126,3 +126,31 @@ def test_clock_skew_guard_keeps_on_time_data_on_time(
     # Without it the future event moves the watermark hours ahead, and later batches' on-time
     # events fall behind it and are dropped.
     assert unguarded < 400
+
+
+def test_pipelines_quarantine_exactly_what_was_injected(spark: SparkSession, lab: LabPaths) -> None:
+    from streamlab.runner import run_pipelines
+
+    setup_lab(
+        lab,
+        GeneratorConfig(
+            base_time=BASE_TIME,
+            batches=3,
+            malformed_share=0.02,
+            missing_field_share=0.02,
+            bad_time_share=0.02,
+            future_share=0.01,
+        ),
+    )
+    result = run_pipelines(spark, lab).to_dict()
+    accounting = next(p["accounting"] for p in result["pipelines"] if p["accounting"])
+    assert accounting["closes"] and accounting["quarantined"] == 3 * 7
+    report = verify_lab(spark, lab)
+    table = next(c for c in report.checks if c.name == "pipelines.bad_records")
+    assert table.ok, table.detail
+    assert table.detail.startswith("21 rows in streaming_bronze.bad_records, 21 bad records")
+    assert report.ok, [c for c in report.checks if not c.ok]
+    # The model reads the same files and leaves out the same lines.
+    from streamlab.model.landed import load_source
+
+    assert len(load_source(lab, "events")) == 3 * 105

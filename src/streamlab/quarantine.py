@@ -30,8 +30,7 @@ from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, 
 from streamlab.durations import Duration, to_millis
 from streamlab.landing import source_glob
 from streamlab.paths import LabPaths
-from streamlab.schemas import SCHEMAS, TIME_COLUMNS
-from streamlab.sources import parse_time
+from streamlab.schemas import SCHEMAS, TIME_COLUMNS, parse_time
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -6,6 +6,8 @@ streamlab reader passes these.
 
 from __future__ import annotations
 
+from pyspark.sql import Column
+from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 TIME_FORMAT = "yyyy-MM-dd HH:mm:ss"
@@ -49,3 +51,13 @@ TIME_COLUMNS: dict[str, str] = {
 
 KEYS: dict[str, str] = {"events": "event_id", "impressions": "impression_id", "clicks": "click_id"}
 """The identifying column of each source."""
+
+
+def parse_time(column: str | Column) -> Column:
+    """Parse a ``yyyy-MM-dd HH:mm:ss`` string to a timestamp; ``NULL`` when it does not parse.
+
+    Spark 4 runs in ANSI mode, where ``to_timestamp`` on a bad string raises and kills the
+    query; ``try_to_timestamp`` returns ``NULL`` instead, so the row can be set aside.
+    """
+    col = F.col(column) if isinstance(column, str) else column
+    return F.try_to_timestamp(col, F.lit(TIME_FORMAT))

@@ -1,33 +1,24 @@
-"""Reading the lab's generated data with Spark: batch or streaming, always with a schema.
+"""Reading the lab's generated data with Spark: batch or streaming, only usable records.
 
 The guide's ``spark.readStream.format("json").load(path)`` fails twice: a streaming file
 source needs a schema, and a plain load of ``events/`` does not read the ``batch_NNNN/``
-subfolders. These readers pass the schema and a pattern that matches every landed batch.
+subfolders. These readers match every landed batch, parse each line with the source's schema
+and keep only the records the quarantine accepts (:mod:`streamlab.quarantine`): the others
+go to ``streaming_bronze.bad_records`` instead of breaking or silently skewing a query.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
-
-from streamlab.landing import source_glob
 from streamlab.paths import LabPaths
-from streamlab.schemas import SCHEMAS, TIME_COLUMNS, TIME_FORMAT
+from streamlab.quarantine import QuarantineConfig, classify, read_lines, valid_records
+from streamlab.schemas import parse_time
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-
-def parse_time(column: str | Column) -> Column:
-    """Parse a ``yyyy-MM-dd HH:mm:ss`` string to a timestamp; ``NULL`` when it does not parse.
-
-    Spark 4 runs in ANSI mode, where ``to_timestamp`` on a bad string raises and kills the
-    query; ``try_to_timestamp`` returns ``NULL`` instead, so the row can be set aside.
-    """
-    col = F.col(column) if isinstance(column, str) else column
-    return F.try_to_timestamp(col, F.lit(TIME_FORMAT))
+__all__ = ["parse_time", "read_source"]
 
 
 def read_source(
@@ -37,9 +28,12 @@ def read_source(
     *,
     streaming: bool = True,
     files_per_trigger: int | None = 1,
-    parse_times: bool = True,
+    quarantine: QuarantineConfig | None = None,
 ) -> DataFrame:
-    """Return the landed batches of ``source`` as a DataFrame, streaming by default.
+    """Return the usable records of ``source``'s landed batches, streaming by default.
+
+    The columns are the source's schema with its times parsed to timestamps, then
+    ``source_file`` and ``batch`` (the landed batch each record came from).
 
     Args:
         spark: the session to read with.
@@ -48,21 +42,12 @@ def read_source(
         streaming: a streaming DataFrame (default) or a static one.
         files_per_trigger: for streams, how many batch files one micro-batch takes; the
             default 1 makes every landed ``batch_NNNN/`` folder one micro-batch, in order.
-        parse_times: replace the time column with its parsed timestamp (NULL if unparseable).
+        quarantine: which records to set aside (default: the clock-skew bound of 5 minutes).
 
     >>> events = read_source(spark, LabPaths.resolve(), "events")  # doctest: +SKIP
 
     """
-    schema = SCHEMAS[source]
-    if streaming:
-        reader = spark.readStream.schema(schema)
-        if files_per_trigger:
-            reader = reader.option("maxFilesPerTrigger", files_per_trigger)
-        df = reader.json(source_glob(paths, source))
-    else:
-        df = spark.read.schema(schema).json(source_glob(paths, source))
-    if parse_times:
-        df = df.withColumn(TIME_COLUMNS[source], parse_time(TIME_COLUMNS[source]))
-        if source == "events":
-            df = df.withColumn("processing_time", parse_time("processing_time"))
-    return df
+    lines = read_lines(
+        spark, paths, source, streaming=streaming, files_per_trigger=files_per_trigger
+    )
+    return valid_records(classify(lines, source, quarantine), source)

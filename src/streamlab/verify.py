@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from streamlab.catalog import DATABASES, attach_catalog
+from streamlab.catalog import DATABASES, attach_catalog, table_ref
 from streamlab.errors import LabNotReadyError
 from streamlab.landing import DATA_FILE, landed_batches, read_lab, read_manifests
 from streamlab.paths import CHECKPOINTS, SOURCES, LabPaths
@@ -47,6 +47,8 @@ class VerifyReport:
     databases: list[str]
     checkpoints: dict[str, bool]
     samples: dict[str, list[dict[str, Any]]]
+    model: dict[str, Any] = field(default_factory=dict)
+    """After a run: what Spark did next to what the model expected (streamlab.groundtruth)."""
     quarantine: dict[str, int] = field(default_factory=dict)
     """Lines that are not usable records, by reason (see :mod:`streamlab.quarantine`)."""
     checks: list[Check] = field(default_factory=list)
@@ -148,9 +150,35 @@ def verify_lab(spark: SparkSession, paths: LabPaths) -> VerifyReport:
     )
     _check(report, cfg_batches=cfg.batches, cfg=cfg.to_dict(), paths=paths)
     _check_quarantine(report, quarantined, paths)
+    _check_bad_records_table(spark, report, paths)
+    from streamlab.groundtruth import compare_with_model
+
+    truth = compare_with_model(spark, paths)
+    report.model = {k: v for k, v in truth.to_dict().items() if k not in ("checks", "root")}
+    report.checks.extend(truth.checks)
     for frame in classified.values():
         frame.unpersist()
     return report
+
+
+def _check_bad_records_table(spark: SparkSession, report: VerifyReport, paths: LabPaths) -> None:
+    """After a run, the pipelines' ``bad_records`` table must hold exactly what was injected."""
+    folder = table_ref(paths, "streaming_bronze.bad_records").path
+    if not (folder / "_spark_metadata").is_dir():
+        return  # the pipelines have not run
+    rows = spark.read.parquet(str(folder)).select("batch", "reason", "raw").collect()
+    found = sorted((r["batch"], r["reason"], r["raw"]) for r in rows)
+    injected = sorted(
+        (m["batch"], bad["reason"], bad["raw"])
+        for m in read_manifests(paths, "events")
+        for bad in m.get("bad", [])
+    )
+    report.add(
+        "pipelines.bad_records",
+        found == injected,
+        f"{len(found)} rows in streaming_bronze.bad_records, {len(injected)} bad records injected"
+        + ("" if found == injected else f" ({_first_difference(found, injected)})"),
+    )
 
 
 def _quarantine_counts(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -7,7 +7,6 @@ invalid, as ``try_to_timestamp`` makes it NULL.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +20,7 @@ from streamlab.errors import LabNotReadyError, StreamlabError
 from streamlab.landing import landed_batches
 from streamlab.model.events import Rows
 from streamlab.paths import LabPaths
+from streamlab.quarantine import QuarantineConfig, classify_line
 from streamlab.schemas import TIME_COLUMNS
 
 _KEY_AND_GROUP = {
@@ -49,8 +49,13 @@ def parse_times(
     return ms, valid
 
 
-def load_source(paths: LabPaths, source: str) -> Rows:
-    """Return the rows of every landed batch of ``source``, in batch and file order."""
+def load_source(paths: LabPaths, source: str, quarantine: QuarantineConfig | None = None) -> Rows:
+    """Return the usable rows of every landed batch of ``source``, in batch and file order.
+
+    Lines the pipelines quarantine (:mod:`streamlab.quarantine`) are left out, by the same
+    rules, so the model sees exactly the records Spark's queries see.
+    """
+    cfg = quarantine or QuarantineConfig()
     numbers = landed_batches(paths, source)
     if not numbers:
         raise LabNotReadyError(
@@ -63,24 +68,36 @@ def load_source(paths: LabPaths, source: str) -> Rows:
         )
     key_col, group_col = _KEY_AND_GROUP[source]
     time_col = TIME_COLUMNS[source]
+    names = (key_col, group_col, time_col, "processing_time")
     batch: list[int] = []
-    keys: list[object] = []
-    groups: list[object] = []
-    times: list[object] = []
+    columns: list[list[object]] = [[], [], [], []]
     for b in numbers:
         for file in sorted(paths.batch(source, b).glob("part-*.json")):
-            found = _columns(_read(file), (key_col, group_col, time_col))
+            found = _columns(_read(file), source, names, cfg)
             batch.extend([b] * len(found[0]))
-            keys.extend(found[0])
-            groups.extend(found[1])
-            times.extend(found[2])
-    ms, valid = parse_times(times)
-    key = np.empty(len(keys), dtype=object)
-    key[:] = keys
-    group = np.empty(len(groups), dtype=object)
-    group[:] = groups
+            for column, values in zip(columns, found, strict=True):
+                column.extend(values)
+    ms, valid = parse_times(columns[2])
+    keep = valid
+    if source == "events":
+        # Both times must parse, and the event may not run ahead of its processing time by
+        # more than the skew bound (quarantine.classify_line, vectorized).
+        processing, processing_ok = parse_times(columns[3])
+        keep = valid & processing_ok
+        if cfg.max_skew_ms is not None:
+            keep &= ~(processing_ok & (ms - processing > cfg.max_skew_ms))
+    index = np.flatnonzero(keep)
+    key = np.empty(len(index), dtype=object)
+    key[:] = [columns[0][i] for i in index.tolist()]
+    group = np.empty(len(index), dtype=object)
+    group[:] = [columns[1][i] for i in index.tolist()]
     return Rows.from_arrays(
-        np.asarray(batch, dtype=np.int64), ms, key, group, valid=valid, data_batches=len(numbers)
+        np.asarray(batch, dtype=np.int64)[index],
+        ms[index],
+        key,
+        group,
+        valid=np.ones(len(index), dtype=bool),
+        data_batches=len(numbers),
     )
 
 
@@ -91,31 +108,76 @@ def _read(file: Path) -> bytes:
         raise StreamlabError(f"cannot read {file} ({exc.strerror}): check the lab root") from exc
 
 
-def _columns(data: bytes, names: tuple[str, ...]) -> list[list[object]]:
-    """Return the values of ``names`` for every JSON line of ``data``, in line order.
+_LINES = {
+    "events": re.compile(
+        r'^\{"event_id":"([^"\\\n]*)","user_id":"[^"\\\n]*","event_type":"([^"\\\n]*)",'
+        r'"value":-?\d+(?:\.\d+)?,"event_time":"([^"\\\n]*)","processing_time":"([^"\\\n]*)"\}$',
+        re.M,
+    ),
+    "impressions": re.compile(
+        r'^\{"impression_id":"([^"\\\n]*)","ad_id":"[^"\\\n]*","user_id":"[^"\\\n]*",'
+        r'"impression_time":"([^"\\\n]*)"\}$',
+        re.M,
+    ),
+    "clicks": re.compile(
+        r'^\{"click_id":"([^"\\\n]*)","impression_id":"([^"\\\n]*)","click_time":"([^"\\\n]*)"\}$',
+        re.M,
+    ),
+}
+"""The exact lines streamlab's generator writes: a file of only these skips the JSON parser."""
 
-    streamlab writes its lines from a template with plain string values, so a pattern per
-    column finds them fast; a file it cannot account for line by line (a NULL, an escape, a
-    missing field) goes through the JSON parser instead.
+
+def _columns(
+    data: bytes, source: str, names: tuple[str, ...], cfg: QuarantineConfig
+) -> list[list[object]]:
+    """Return the values of ``names`` for every usable record of ``data``, in line order.
+
+    Times are returned as text; the caller parses them and applies the time rules. A file
+    whose every line has the generator's exact shape is read with one pattern; any other
+    goes line by line through the quarantine's rules and the JSON parser.
     """
     text = data.decode("utf-8", "replace")
-    lines = text.count("\n") + (0 if not text or text.endswith("\n") else 1)
-    if "\\" not in text:
-        quick: list[list[object]] = []
-        for name in names:
-            found = _pattern(name).findall(text)
-            if len(found) != lines:
-                break
-            quick.append(found)
-        else:
-            return quick
-    records = [orjson.loads(line) for line in data.split(b"\n") if line.strip()]
-    return [[r.get(name) for r in records] for name in names]
+    lines = [line for line in text.split("\n") if line.strip()]
+    found = _LINES[source].findall(text)
+    if len(found) == len(lines):
+        return _from_template(source, found)
+    records = []
+    for line in lines:
+        reason = classify_line(source, line, cfg)
+        if reason is None:
+            records.append(orjson.loads(line))
+    return [[_text(r.get(name)) for r in records] for name in names]
 
 
-@functools.cache
-def _pattern(name: str) -> re.Pattern[str]:
-    return re.compile(f'"{re.escape(name)}":"([^"\\n]*)"')
+def _from_template(source: str, found: list[tuple[str, ...]]) -> list[list[object]]:
+    if source == "events":  # event_id, event_type, event_time, processing_time
+        return [
+            [f[0] for f in found],
+            [f[1] for f in found],
+            [f[2] for f in found],
+            [f[3] for f in found],
+        ]
+    if source == "impressions":  # key and group are both the impression id
+        return [
+            [f[0] for f in found],
+            [f[0] for f in found],
+            [f[1] for f in found],
+            [None] * len(found),
+        ]
+    # clicks: key is the impression, group the click's own id
+    return [
+        [f[1] for f in found],
+        [f[0] for f in found],
+        [f[2] for f in found],
+        [None] * len(found),
+    ]
+
+
+def _text(value: object) -> object:
+    """Render a JSON value as Spark reads it into a string column."""
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
 
 
 def load_inputs(paths: LabPaths, sources: Iterable[str]) -> dict[str, Rows]:

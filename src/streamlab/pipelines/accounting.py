@@ -1,10 +1,11 @@
 """The tumbling windows' accounting: every input event is counted exactly once somewhere.
 
-``input = unparsed + duplicates removed + late captured + counted in emitted windows
-+ counted in windows still open in state``. Unparsed events (no event time) never reach the
-watermark; the others are either dropped as re-sent copies by the deduplication, dropped as
-late (and captured in ``late_events``), or counted in a window that was written to
-``events_tumbling`` or is still waiting in the aggregation's state.
+``input = quarantined + duplicates removed + late captured + counted in emitted windows
++ counted in windows still open in state``. Quarantined lines (bad records, see
+:mod:`streamlab.quarantine`) never reach the watermark; the others are either dropped as
+re-sent copies by the deduplication, dropped as late (and captured in ``late_events``), or
+counted in a window that was written to ``events_tumbling`` or is still waiting in the
+aggregation's state.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class Accounting:
     """Where the tumbling query's input events went."""
 
     input_events: int
-    unparsed: int
+    quarantined: int
+    """Landed lines set aside as bad records (malformed, missing fields, bad times, skew)."""
     duplicates_removed: int | None
     """From Spark's ``numDroppedDuplicateRows``; ``None`` when a batch's progress is unknown."""
     late_captured: int
@@ -38,7 +40,7 @@ class Accounting:
         if self.duplicates_removed is None:
             return None
         return (
-            self.unparsed
+            self.quarantined
             + self.duplicates_removed
             + self.late_captured
             + self.counted_emitted

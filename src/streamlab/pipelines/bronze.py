@@ -24,6 +24,8 @@ def with_origin(df: DataFrame) -> DataFrame:
 
     Uses the file source's hidden ``_metadata`` column, which streaming file sources carry.
     """
+    if {"source_file", "batch"} <= set(df.columns):
+        return df
     path = F.col("_metadata.file_path")
     return df.withColumn("source_file", path).withColumn(
         "batch", F.regexp_extract(path, _BATCH_IN_PATH, 1).cast("int")

@@ -33,6 +33,9 @@ class PipelineConfig:
     """Watermark delay of the clicks stream in the join."""
     click_window_ms: int = 10 * MINUTE_MS
     """A click joins an impression when it happens 0 to this long after it."""
+    max_skew_ms: int | None = 5 * MINUTE_MS
+    """Events whose time runs further ahead of their processing time are quarantined as
+    clock skew; ``None`` turns the guard off."""
 
     def __post_init__(self) -> None:
         """Reject settings Spark would refuse or that make no sense, naming the option."""
@@ -64,6 +67,7 @@ class PipelineConfig:
         impressions_delay: Duration | None = None,
         clicks_delay: Duration | None = None,
         click_window: Duration | None = None,
+        max_skew: Duration | None = None,
     ) -> PipelineConfig:
         """Build a configuration from durations given by a user; ``None`` keeps the default.
 
@@ -79,12 +83,16 @@ class PipelineConfig:
             "clicks_delay_ms": clicks_delay,
             "click_window_ms": click_window,
         }
-        values = {
+        values: dict[str, int | None] = {
             key: to_millis(value, what=_option(key))
             for key, value in given.items()
             if value is not None
         }
-        return cls(**values)
+        if isinstance(max_skew, str) and max_skew.strip().lower() == "off":
+            values["max_skew_ms"] = None
+        elif max_skew is not None:
+            values["max_skew_ms"] = to_millis(max_skew, what="--max-skew")
+        return cls(**values)  # type: ignore[arg-type]
 
     def interval(self, name: str) -> str:
         """Return the setting ``name`` (e.g. ``"window_ms"``) as a Spark interval string."""

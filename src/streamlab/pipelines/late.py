@@ -39,8 +39,7 @@ from pyspark.sql.types import (
 )
 
 from streamlab.pipelines.checkpoint import batch_files, committed_batches, late_watermark
-from streamlab.schemas import EVENTS
-from streamlab.sources import parse_time
+from streamlab.quarantine import QuarantineConfig, classify
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -73,7 +72,7 @@ class BatchLateness:
     batch_id: int
     late_watermark_ms: int
     input_rows: int
-    unparsed_rows: int
+    quarantined_rows: int
     late_rows: int
     files: list[str] = field(default_factory=list)
 
@@ -91,7 +90,11 @@ def captured_batches(state: Path) -> dict[int, BatchLateness]:
 
 
 def capture_late(
-    spark: SparkSession, checkpoint: Path, table: Path, state: Path
+    spark: SparkSession,
+    checkpoint: Path,
+    table: Path,
+    state: Path,
+    quarantine: QuarantineConfig | None = None,
 ) -> list[BatchLateness]:
     """Write the late rows of every committed, not yet captured batch of a windowed query.
 
@@ -100,6 +103,7 @@ def capture_late(
         checkpoint: the checkpoint of the tumbling query (``windowed_agg/tumbling``).
         table: the folder of ``streaming_bronze.late_events``.
         state: where captured batches are marked (``checkpoints/late_data``).
+        quarantine: the query's quarantine, so only the records it saw are judged late.
 
     Returns the batches captured now.
 
@@ -113,7 +117,7 @@ def capture_late(
     rows: dict[int, list[Any]] = {b: [] for b in pending}
     files = [f for _, fs in plan.values() for f in fs]
     if files:
-        counts, rows = _read_batches(spark, plan, files)
+        counts, rows = _read_batches(spark, plan, files, quarantine)
     table.mkdir(parents=True, exist_ok=True)
     (state / "batches").mkdir(parents=True, exist_ok=True)
     captured = []
@@ -122,8 +126,9 @@ def capture_late(
         late = rows.get(batch_id, [])
         _write_rows(table / f"{_FILE_PREFIX}{batch_id:06d}.parquet", late)
         input_rows, unparsed = counts.get(batch_id, (0, 0))
-        result = BatchLateness(batch_id, watermark, input_rows, unparsed, len(late),
-                               batch_file_list)
+        result = BatchLateness(
+            batch_id, watermark, input_rows, unparsed, len(late), batch_file_list
+        )
         marker = state / "batches" / f"{batch_id:06d}.json"
         _atomic_write(marker, json.dumps(asdict(result)).encode())
         captured.append(result)
@@ -131,19 +136,25 @@ def capture_late(
 
 
 def _read_batches(
-    spark: SparkSession, plan: dict[int, tuple[int, list[str]]], files: list[str]
+    spark: SparkSession,
+    plan: dict[int, tuple[int, list[str]]],
+    files: list[str],
+    quarantine: QuarantineConfig | None,
 ) -> tuple[dict[int, tuple[int, int]], dict[int, list[Any]]]:
     mapping = spark.createDataFrame(
         [(_normal(f), b, wm) for b, (wm, fs) in plan.items() for f in fs],
         "norm_file STRING, batch_id LONG, late_watermark_ms LONG",
     )
-    raw = spark.read.schema(EVENTS).json(files)
+    # The same lines, parsed and quarantined the same way, as the tumbling query read them.
+    lines = spark.read.text(files).select(
+        F.col("value").alias("raw"),
+        F.col("_metadata.file_path").alias("source_file"),
+        F.lit(None).cast("int").alias("batch"),
+    )
     df = (
-        raw.withColumn("source_file", F.col("_metadata.file_path"))
+        classify(lines.where(F.trim("raw") != ""), "events", quarantine)
         .withColumn("norm_file", F.regexp_replace("source_file", "^file:/*", "/"))
         .join(F.broadcast(mapping), "norm_file")
-        .withColumn("event_time", parse_time("event_time"))
-        .withColumn("processing_time", parse_time("processing_time"))
     )
     event_ms = F.unix_millis("event_time")
     late_row = F.struct(
@@ -163,15 +174,18 @@ def _read_batches(
     # skips the NULLs of rows that were on time).
     per_batch = df.groupBy("batch_id").agg(
         F.count(F.lit(1)).alias("input_rows"),
-        F.count(F.when(F.col("event_time").isNull(), 1)).alias("unparsed_rows"),
-        F.collect_list(F.when(event_ms <= F.col("late_watermark_ms"), late_row)).alias("late"),
+        F.count(F.when(F.col("reason").isNotNull(), 1)).alias("quarantined_rows"),
+        F.collect_list(
+            F.when(F.col("reason").isNull() & (event_ms <= F.col("late_watermark_ms")), late_row)
+        ).alias("late"),
     )
     counts: dict[int, tuple[int, int]] = {}
     rows: dict[int, list[Any]] = {}
     for r in per_batch.collect():
-        counts[int(r.batch_id)] = (int(r.input_rows), int(r.unparsed_rows))
-        rows[int(r.batch_id)] = sorted(r.late, key=lambda x: (x.source_file, x.event_id or "",
-                                                             x.event_time_ms))
+        counts[int(r.batch_id)] = (int(r.input_rows), int(r.quarantined_rows))
+        rows[int(r.batch_id)] = sorted(
+            r.late, key=lambda x: (x.source_file, x.event_id or "", x.event_time_ms)
+        )
     return counts, rows
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamlab.errors import StreamlabError
-from streamlab.paths import LabPaths
+from streamlab.paths import SOURCES, LabPaths
 from streamlab.pipelines.bronze import bronze_events
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.dedup import deduplicate
 from streamlab.pipelines.join import ad_clicks, ad_ctr
 from streamlab.pipelines.windows import sliding_windows, tumbling_windows
+from streamlab.quarantine import QuarantineConfig, bad_records, classify, read_lines
 from streamlab.sources import read_source
 
 if TYPE_CHECKING:
@@ -53,50 +54,107 @@ class QuerySpec:
         return paths.checkpoint(self.name)
 
 
+def _quarantine(cfg: PipelineConfig) -> QuarantineConfig:
+    return QuarantineConfig(max_skew_ms=cfg.max_skew_ms)
+
+
+def _bad_records(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
+    frames = [
+        bad_records(classify(read_lines(spark, paths, s), s, _quarantine(cfg)), s) for s in SOURCES
+    ]
+    return frames[0].unionByName(frames[1]).unionByName(frames[2])
+
+
 def _bronze(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
-    return bronze_events(read_source(spark, paths, "events"), cfg)
+    return bronze_events(read_source(spark, paths, "events", quarantine=_quarantine(cfg)), cfg)
 
 
 def _dedup(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
-    return deduplicate(read_source(spark, paths, "events"), cfg)
+    return deduplicate(read_source(spark, paths, "events", quarantine=_quarantine(cfg)), cfg)
 
 
 def _tumbling(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
-    return tumbling_windows(read_source(spark, paths, "events"), cfg)
+    return tumbling_windows(read_source(spark, paths, "events", quarantine=_quarantine(cfg)), cfg)
 
 
 def _sliding(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
-    return sliding_windows(read_source(spark, paths, "events"), cfg)
+    return sliding_windows(read_source(spark, paths, "events", quarantine=_quarantine(cfg)), cfg)
 
 
 def _clicks(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
     return ad_clicks(
-        read_source(spark, paths, "impressions"), read_source(spark, paths, "clicks"), cfg
+        read_source(spark, paths, "impressions", quarantine=_quarantine(cfg)),
+        read_source(spark, paths, "clicks", quarantine=_quarantine(cfg)),
+        cfg,
     )
 
 
 def _ctr(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> DataFrame:
     return ad_ctr(
-        read_source(spark, paths, "impressions"), read_source(spark, paths, "clicks"), cfg
+        read_source(spark, paths, "impressions", quarantine=_quarantine(cfg)),
+        read_source(spark, paths, "clicks", quarantine=_quarantine(cfg)),
+        cfg,
     )
 
 
 _JOIN = ("impressions_delay_ms", "clicks_delay_ms", "click_window_ms")
 
 QUERIES = (
-    QuerySpec("watermark_test", "watermark_test", "streaming_bronze.events", _bronze,
-              "raw events, typed and watermarked", ("watermark_delay_ms",)),
-    QuerySpec("dedup", "dedup", "streaming_silver.events_dedup", _dedup,
-              "one row per event_id within the watermark", ("watermark_delay_ms",)),
-    QuerySpec("windowed_agg/tumbling", "windowed_agg", "streaming_gold.events_tumbling",
-              _tumbling, "tumbling windows per event type", ("watermark_delay_ms", "window_ms")),
-    QuerySpec("windowed_agg/sliding", "windowed_agg", "streaming_gold.events_sliding",
-              _sliding, "sliding windows per event type",
-              ("watermark_delay_ms", "sliding_window_ms", "slide_ms")),
-    QuerySpec("stream_join/clicks", "stream_join", "streaming_silver.ad_clicks", _clicks,
-              "impressions joined with their clicks", _JOIN),
-    QuerySpec("stream_join/ctr", "stream_join", "streaming_gold.ad_ctr", _ctr,
-              "click-through rate per ad and window", (*_JOIN, "window_ms")),
+    QuerySpec(
+        "watermark_test",
+        "watermark_test",
+        "streaming_bronze.events",
+        _bronze,
+        "raw events, typed and watermarked",
+        ("watermark_delay_ms",),
+    ),
+    QuerySpec(
+        "bad_records",
+        "watermark_test",
+        "streaming_bronze.bad_records",
+        _bad_records,
+        "lines that are not usable records, with the reason",
+    ),
+    QuerySpec(
+        "dedup",
+        "dedup",
+        "streaming_silver.events_dedup",
+        _dedup,
+        "one row per event_id within the watermark",
+        ("watermark_delay_ms",),
+    ),
+    QuerySpec(
+        "windowed_agg/tumbling",
+        "windowed_agg",
+        "streaming_gold.events_tumbling",
+        _tumbling,
+        "tumbling windows per event type",
+        ("watermark_delay_ms", "window_ms"),
+    ),
+    QuerySpec(
+        "windowed_agg/sliding",
+        "windowed_agg",
+        "streaming_gold.events_sliding",
+        _sliding,
+        "sliding windows per event type",
+        ("watermark_delay_ms", "sliding_window_ms", "slide_ms"),
+    ),
+    QuerySpec(
+        "stream_join/clicks",
+        "stream_join",
+        "streaming_silver.ad_clicks",
+        _clicks,
+        "impressions joined with their clicks",
+        _JOIN,
+    ),
+    QuerySpec(
+        "stream_join/ctr",
+        "stream_join",
+        "streaming_gold.ad_ctr",
+        _ctr,
+        "click-through rate per ad and window",
+        (*_JOIN, "window_ms"),
+    ),
 )
 """Every streaming query; ``late_data`` has none of its own: it reads the tumbling query's."""
 
@@ -113,9 +171,7 @@ def select_pipelines(names: list[str] | None) -> list[str]:
         return list(PIPELINES)
     unknown = [n for n in names if n not in PIPELINES]
     if unknown:
-        raise StreamlabError(
-            f"unknown pipeline {unknown[0]!r}: choose from {', '.join(PIPELINES)}"
-        )
+        raise StreamlabError(f"unknown pipeline {unknown[0]!r}: choose from {', '.join(PIPELINES)}")
     chosen = set(names)
     if "late_data" in chosen:
         chosen.add("windowed_agg")
