@@ -87,3 +87,37 @@ def test_damage_is_found_before_spark_sees_it(checkpoint: Path, damage, expected
         check_checkpoint(checkpoint, "windowed_agg", SETTINGS)
     assert expected in str(info.value)
     assert "streamlab reset windowed_agg" in str(info.value)
+
+
+def test_repair_rolls_back_what_a_kill_left_half_done(checkpoint: Path, tmp_path: Path) -> None:
+    from streamlab.checkpoint_guard import repair_after_kill
+
+    planned = max(int(p.name) for p in (checkpoint / "offsets").iterdir() if p.name.isdigit())
+    # A half-written offsets file, a source log entry planned by no batch, and a sink log entry
+    # for the last batch, which has no commit.
+    (checkpoint / "offsets" / f".{planned + 1}.0d1f.tmp").write_text("v1\n")
+    source_log = checkpoint / "sources" / "0"
+    last_read = max(int(p.name) for p in source_log.iterdir() if p.name.isdigit())
+    (source_log / str(last_read + 1)).write_text('v1\n{"path":"file:///x","timestamp":1}\n')
+    (checkpoint / "commits" / str(planned)).unlink()
+    sink = tmp_path / "table"
+    (sink / "_spark_metadata").mkdir(parents=True)
+    written = sink / "part-0001.parquet"
+    written.write_bytes(b"rows")
+    kept = sink / "part-0000.parquet"
+    kept.write_bytes(b"rows")
+    (sink / "_spark_metadata" / str(planned - 1)).write_text(
+        f'v1\n{{"path":"file://{kept}","size":4,"action":"add"}}\n'
+    )
+    (sink / "_spark_metadata" / str(planned)).write_text(
+        f'v1\n{{"path":"file://{written}","size":4,"action":"add"}}\n'
+    )
+
+    removed = repair_after_kill(checkpoint, sink)
+    assert f"offsets/.{planned + 1}.0d1f.tmp" in removed
+    assert f"sources/0/{last_read + 1}" in removed
+    assert f"table/_spark_metadata/{planned}" in removed
+    assert not written.exists() and kept.exists(), "only the uncommitted batch's files go"
+    assert (sink / "_spark_metadata" / str(planned - 1)).exists()
+    assert repair_after_kill(checkpoint, sink) == [], "a sound checkpoint is left alone"
+    assert find_damage(checkpoint) is None

@@ -80,14 +80,19 @@ def _entry_problem(path: Path, log: str) -> str | None:
     return None
 
 
-def check_checkpoint(checkpoint: Path, pipeline: str, settings: dict[str, Any]) -> None:
+def check_checkpoint(
+    checkpoint: Path, pipeline: str, settings: dict[str, Any], query: str | None = None
+) -> None:
     """Fail before starting if ``checkpoint`` is damaged or was made with other settings.
 
     A checkpoint without progress is (re)initialized with ``settings``; one with progress must
     match them. ``settings`` are the values that shape the query's state: keys, windows,
     delays, state store, shuffle partitions.
     """
-    fix = f"run 'streamlab reset {pipeline}' to start it over (removes its checkpoint and tables)"
+    fix = (
+        f"run 'streamlab reset {pipeline}' (or pass --reset) to start it over: that removes its "
+        "checkpoint and tables"
+    )
     damage = find_damage(checkpoint)
     if damage:
         raise StreamlabError(
@@ -97,8 +102,8 @@ def check_checkpoint(checkpoint: Path, pipeline: str, settings: dict[str, Any]) 
     wanted = json.loads(json.dumps(settings, sort_keys=True, default=str))
     if has_progress(checkpoint) and file.exists():
         try:
-            recorded = json.loads(file.read_text())
-        except ValueError:
+            recorded = json.loads(file.read_text()).get("settings")
+        except (ValueError, AttributeError):
             recorded = None
         if not isinstance(recorded, dict):
             raise StreamlabError(f"the {pipeline} checkpoint's {SETTINGS_FILE} is damaged: {fix}")
@@ -110,15 +115,104 @@ def check_checkpoint(checkpoint: Path, pipeline: str, settings: dict[str, Any]) 
                 f"{k} {_show(recorded.get(k))} -> {_show(wanted.get(k))}" for k in changed
             )
             raise StreamlabError(
-                f"the {pipeline} checkpoint was made with other settings ({what}): {fix}, "
-                "or run again with the old settings"
+                f"the checkpoint of {query or pipeline} was made with other settings ({what}): "
+                f"{fix}; or run again with the old settings"
             )
         return
     checkpoint.mkdir(parents=True, exist_ok=True)
     tmp = file.with_name(f".{SETTINGS_FILE}.tmp")
-    tmp.write_text(json.dumps(wanted, sort_keys=True, indent=2))
+    record = {"query": query or pipeline, "settings": wanted}
+    tmp.write_text(json.dumps(record, sort_keys=True, indent=2))
     tmp.replace(file)
 
 
 def _show(value: Any) -> str:
     return "unset" if value is None else str(value)
+
+
+# --- repairing what a killed run left half done -----------------------------------------------
+
+
+def _delete(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
+
+
+def _remove_temporaries(folder: Path) -> list[str]:
+    """Remove Spark's half-written log files (``.N.<uuid>.tmp``) from ``folder``."""
+    removed = []
+    if folder.is_dir():
+        for item in folder.iterdir():
+            if item.name.startswith(".") and ".tmp" in item.name:
+                item.unlink(missing_ok=True)
+                removed.append(f"{folder.name}/{item.name}")
+    return removed
+
+
+def _log_offsets(entry: Path) -> list[int | None]:
+    """Return each source's ``logOffset`` in an offsets log entry (``None`` where it has none)."""
+    out: list[int | None] = []
+    for line in entry.read_text().splitlines()[2:]:
+        data = json.loads(line) if line != "-" else None
+        out.append(
+            int(data["logOffset"]) if isinstance(data, dict) and "logOffset" in data else None
+        )
+    return out
+
+
+def repair_after_kill(checkpoint: Path, sink: Path | None) -> list[str]:
+    """Undo the steps a run killed mid-batch took past its last consistent point.
+
+    Spark writes a micro-batch in steps: the file source logs the files it will read, the
+    offsets log plans the batch, the file sink logs the files it wrote, the commit log closes
+    the batch. A kill between two steps leaves states Spark does not recover from exactly:
+
+    - a half-written log file (``.N.<uuid>.tmp``) makes the restart refuse to plan batch 0;
+    - source log entries past the last planned batch are read together by the next batch, so
+      one micro-batch would take two landed files;
+    - a sink log entry for a batch without a commit makes Spark skip that batch when it runs it
+      again, so it collects no event times and the watermark falls behind (SPARK-18513).
+
+    This removes each of them (the source files are found again, the batch runs again and
+    writes the same rows), and returns what it removed. Call it before starting the query.
+    """
+    if not checkpoint.is_dir():
+        return []
+    removed: list[str] = []
+    for log in ("offsets", "commits"):
+        removed += _remove_temporaries(checkpoint / log)
+    sources = sorted(p for p in (checkpoint / "sources").glob("*") if p.name.isdigit())
+    for folder in sources:
+        removed += _remove_temporaries(folder)
+    planned = _log_ids(checkpoint / "offsets")
+    if planned:
+        offsets = _log_offsets(checkpoint / "offsets" / str(planned[-1]))
+        for folder in sources:
+            index = int(folder.name)
+            last = offsets[index] if index < len(offsets) else None
+            if last is None:
+                continue
+            for entry in _log_ids(folder):
+                if entry > last:
+                    _delete(folder / str(entry))
+                    removed.append(f"sources/{index}/{entry}")
+    else:
+        for folder in sources:  # nothing planned: no file was read yet
+            for entry in _log_ids(folder):
+                _delete(folder / str(entry))
+                removed.append(f"sources/{folder.name}/{entry}")
+    if sink is not None:
+        sink_log = sink / "_spark_metadata"
+        removed += _remove_temporaries(sink_log)
+        committed = _log_ids(checkpoint / "commits")
+        last_commit = committed[-1] if committed else -1
+        for batch in _log_ids(sink_log):
+            if batch > last_commit:
+                for line in (sink_log / str(batch)).read_text().splitlines()[1:]:
+                    written = json.loads(line).get("path", "")
+                    Path(str(written).removeprefix("file://").removeprefix("file:")).unlink(
+                        missing_ok=True
+                    )
+                _delete(sink_log / str(batch))
+                removed.append(f"{sink.name}/_spark_metadata/{batch}")
+    return removed

@@ -8,7 +8,6 @@ continues from its checkpoint and processes only batches that landed since.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -16,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamlab.catalog import register_table, table_ref
+from streamlab.checkpoint_guard import check_checkpoint, repair_after_kill
 from streamlab.errors import LabNotReadyError, StreamlabError
 from streamlab.landing import landed_batches
-from streamlab.paths import LabPaths
+from streamlab.lock import RootLock, command_line
+from streamlab.paths import CHECKPOINTS, LabPaths
 from streamlab.pipelines.accounting import Accounting, open_window_counts
 from streamlab.pipelines.checkpoint import committed_batches, planned_batches, read_offsets
 from streamlab.pipelines.config import PipelineConfig, Trigger
@@ -41,12 +42,11 @@ from streamlab.progress import (
     progress_log,
     read_progress,
 )
+from streamlab.quarantine import QuarantineConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
     from pyspark.sql.streaming.query import StreamingQuery
-
-_SETTINGS_FILE = "streamlab.json"
 
 
 @dataclass
@@ -119,9 +119,12 @@ def reset_pipelines(paths: LabPaths, pipelines: list[str]) -> None:
     for spec in queries_of(pipelines):
         _remove(spec.checkpoint(paths))
         _remove_table_data(table_ref(paths, spec.table).path)
-    if "late_data" in pipelines:
+    # late_data's markers number the tumbling query's batches: they go with that checkpoint.
+    if "late_data" in pipelines or "windowed_agg" in pipelines:
         _remove(paths.checkpoint("late_data"))
         _remove_table_data(table_ref(paths, LATE_TABLE).path)
+    for name in CHECKPOINTS:  # the guide's Step 4 folders stay, empty
+        paths.checkpoint(name).mkdir(parents=True, exist_ok=True)
 
 
 def _remove(folder: Path) -> None:
@@ -139,22 +142,9 @@ def _remove_table_data(folder: Path) -> None:
 
 
 def check_settings(paths: LabPaths, spec: QuerySpec, cfg: PipelineConfig) -> None:
-    """Fail if the query's checkpoint was started with other settings than ``cfg``."""
-    ckpt = spec.checkpoint(paths)
-    file = ckpt / _SETTINGS_FILE
+    """Fail if the query's checkpoint is damaged or was started with other settings."""
     wanted = {k: getattr(cfg, k) for k in spec.settings}
-    if file.exists() and (ckpt / "offsets").is_dir():
-        recorded = json.loads(file.read_text()).get("settings", {})
-        changed = [k for k in spec.settings if k in recorded and recorded[k] != wanted[k]]
-        if changed:
-            raise StreamlabError(
-                f"the checkpoint of {spec.name} was started with other settings "
-                f"({', '.join(changed)}): run with the same options, or pass --reset to start "
-                f"{spec.pipeline} over"
-            )
-        return
-    ckpt.mkdir(parents=True, exist_ok=True)
-    file.write_text(json.dumps({"query": spec.name, "settings": wanted}))
+    check_checkpoint(spec.checkpoint(paths), spec.pipeline, wanted, query=spec.name)
 
 
 def _start(
@@ -166,7 +156,6 @@ def _start(
     ref = register_table(spark, paths, spec.table, df.schema, spec.description)
     # The file sink reports no output count (-1); an observed metric counts what it writes.
     df = df.observe(OUTPUT_METRIC, F.count(F.lit(1)).alias("rows"))
-    check_settings(paths, spec, cfg)
     writer = (
         df.writeStream.queryName(spec.name)
         .format("parquet")
@@ -210,9 +199,28 @@ def run_pipelines(
     chosen = select_pipelines(pipelines)
     if not landed_batches(paths, "events"):
         raise LabNotReadyError(f"no lab data under {paths.root}: run 'streamlab setup' first")
+    with RootLock(paths, command_line()):
+        return _run_locked(spark, paths, chosen, cfg, trig, observers, duration, reset)
+
+
+def _run_locked(
+    spark: SparkSession,
+    paths: LabPaths,
+    chosen: list[str],
+    cfg: PipelineConfig,
+    trig: Trigger,
+    observers: list[Observer] | None,
+    duration: float | None,
+    reset: bool,
+) -> RunResult:
     if reset:
         reset_pipelines(paths, chosen)
     specs = queries_of(chosen)
+    # Nothing starts unless every checkpoint is sound and made with these settings; a batch a
+    # killed run left half done is rolled back so that it runs again exactly.
+    for spec in specs:
+        check_settings(paths, spec, cfg)
+        repair_after_kill(spec.checkpoint(paths), table_ref(paths, spec.table).path)
     started = time.monotonic()
     recorder = ProgressRecorder(progress_log(paths), observers)
     before = {s.name: set(committed_batches(s.checkpoint(paths))) for s in specs}
@@ -223,7 +231,7 @@ def run_pipelines(
         for spec in specs:
             queries[spec.name] = _start(spark, paths, spec, cfg, trig)
         deadline = None if duration is None else started + duration
-        _watch(spark, paths, queries, finished, started, deadline, chosen, trig)
+        _watch(spark, paths, queries, finished, started, deadline, chosen, trig, cfg)
     finally:
         for query in queries.values():
             if query.isActive:
@@ -236,10 +244,8 @@ def run_pipelines(
         finished.setdefault(name, time.monotonic() - started)
         _raise_failure(name, query)
     if "late_data" in chosen:
-        _capture(spark, paths)
-    results = [
-        _pipeline_result(spark, paths, p, specs, before, finished, recorder) for p in chosen
-    ]
+        _capture(spark, paths, cfg)
+    results = [_pipeline_result(spark, paths, p, specs, before, finished, recorder) for p in chosen]
     return RunResult(
         str(paths.root), trig.describe(), cfg.to_dict(), results, time.monotonic() - started
     )
@@ -254,6 +260,7 @@ def _watch(
     deadline: float | None,
     chosen: list[str],
     trigger: Trigger,
+    cfg: PipelineConfig,
 ) -> None:
     """Wait for the queries to end (or the deadline, or Ctrl-C), capturing late data live."""
     try:
@@ -263,7 +270,7 @@ def _watch(
                     finished[name] = time.monotonic() - started
                     _raise_failure(name, query)
             if "late_data" in chosen and not trigger.available_now:
-                _capture(spark, paths)
+                _capture(spark, paths, cfg)
             if deadline is not None and time.monotonic() >= deadline:
                 return
             waiting = [q for n, q in queries.items() if n not in finished]
@@ -283,12 +290,14 @@ def _raise_failure(name: str, query: StreamingQuery) -> None:
         )
 
 
-def _capture(spark: SparkSession, paths: LabPaths) -> None:
+def _capture(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> None:
     ckpt = paths.checkpoint(TUMBLING)
     if not (ckpt / "commits").is_dir():
         return
     ref = register_table(spark, paths, LATE_TABLE, LATE_SCHEMA, "events dropped as late")
-    capture_late(spark, ckpt, ref.path, paths.checkpoint("late_data"))
+    capture_late(
+        spark, ckpt, ref.path, paths.checkpoint("late_data"), QuarantineConfig(cfg.max_skew_ms)
+    )
 
 
 def table_rows(paths: LabPaths, table: str) -> int:
@@ -375,11 +384,12 @@ def tumbling_accounting(
         duplicates += sum(
             int(op.get("dropped_duplicates") or 0) for op in records[batch]["state_operators"]
         )
-    emitted = int(column_sum(table_ref(paths, "streaming_gold.events_tumbling").path,
-                             "event_count"))
+    emitted = int(
+        column_sum(table_ref(paths, "streaming_gold.events_tumbling").path, "event_count")
+    )
     return Accounting(
         input_events=sum(c.input_rows for c in captured.values()),
-        unparsed=sum(c.unparsed_rows for c in captured.values()),
+        quarantined=sum(c.quarantined_rows for c in captured.values()),
         duplicates_removed=duplicates,
         late_captured=sum(c.late_rows for c in captured.values()),
         counted_emitted=emitted,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import traceback
@@ -13,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
+from streamlab.cli import cluster, experiments, explain, lab, notebook, pipelines
 from streamlab.errors import StreamlabError
 
 _DEBUG_FLAG = "--debug"
@@ -91,15 +91,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-# Each module adds its commands; a module that is not part of this build is skipped.
-_COMMAND_MODULES = ("lab", "pipelines", "explain", "experiments", "notebook", "cluster")
-for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"streamlab.cli.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"streamlab.cli.{_name}":
-            raise
-        continue
+# Each module adds its group of commands.
+for _module in (lab, pipelines, explain, experiments, notebook, cluster):
     _module.register(app)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -64,6 +65,14 @@ ClkDelayOpt = Annotated[
 ClickWindowOpt = Annotated[
     str | None,
     typer.Option("--click-window", help="A click joins 0 to this long after [default: 10m]."),
+]
+MaxSkewOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-skew",
+        help="Quarantine events whose time runs this far ahead of processing time, or 'off' "
+        "[default: 5m].",
+    ),
 ]
 ResetOpt = Annotated[
     bool, typer.Option("--reset", help="Start the chosen pipelines over (checkpoints, tables).")
@@ -177,14 +186,27 @@ def _summary_table(result: dict[str, Any]) -> Table:
     for p in result["pipelines"]:
         for q in p["queries"]:
             table.add_row(
-                q["name"], str(len(q["batches"])), str(q["input_rows"]), str(q["table_rows"]),
-                str(q["dropped_duplicates"] or "-"), "-", _when(q["watermark_ms"])[11:] or "-",
-                str(q["state_rows"]), f"{q['seconds']:.0f}",
+                q["name"],
+                str(len(q["batches"])),
+                str(q["input_rows"]),
+                str(q["table_rows"]),
+                str(q["dropped_duplicates"] or "-"),
+                "-",
+                _when(q["watermark_ms"])[11:] or "-",
+                str(q["state_rows"]),
+                f"{q['seconds']:.0f}",
             )
         if p["pipeline"] == "late_data":
             table.add_row(
-                "late_data", "-", "-", str(p["late_captured"]), "-", str(p["late_captured"]),
-                "-", "-", "-",
+                "late_data",
+                "-",
+                "-",
+                str(p["late_captured"]),
+                "-",
+                str(p["late_captured"]),
+                "-",
+                "-",
+                "-",
             )
     table.caption = (
         "in/out: rows read this run / rows in the table; dups: duplicates removed; "
@@ -200,7 +222,7 @@ def _render_accounting(out: Console, acct: dict[str, Any] | None) -> None:
     dups = acct["duplicates_removed"] if acct["duplicates_removed"] is not None else "unknown"
     out.print(
         f"{mark} Tumbling windows accounting: {acct['input_events']} input events = "
-        f"{acct['unparsed']} without event time + {dups} duplicates removed + "
+        f"{acct['quarantined']} quarantined + {dups} duplicates removed + "
         f"{acct['late_captured']} late captured + {acct['counted_emitted']} counted in emitted "
         f"windows + {acct['counted_open']} counted in windows still open"
         + ("" if acct["closes"] else f" (parts add up to {acct['accounted']})")
@@ -225,6 +247,7 @@ def run(
     impressions_delay: ImpDelayOpt = None,
     clicks_delay: ClkDelayOpt = None,
     click_window: ClickWindowOpt = None,
+    max_skew: MaxSkewOpt = None,
     duration: Annotated[
         str | None,
         typer.Option(help="With an interval trigger: stop after this long [default: Ctrl-C]."),
@@ -237,17 +260,29 @@ def run(
     """Run pipelines on the lab's data; again later, only newly landed batches are processed."""
     paths = lab_paths(root)
     cfg = _config(
-        watermark_delay=watermark_delay, window=window, sliding_window=sliding_window,
-        slide=slide, impressions_delay=impressions_delay, clicks_delay=clicks_delay,
+        watermark_delay=watermark_delay,
+        window=window,
+        sliding_window=sliding_window,
+        slide=slide,
+        impressions_delay=impressions_delay,
+        clicks_delay=clicks_delay,
         click_window=click_window,
+        max_skew=max_skew,
     )
     trig = Trigger.parse(trigger)
     seconds = None if duration is None else to_millis(duration, what="--duration") / 1000
     if seconds is not None and trig.available_now:
         raise StreamlabError("--duration needs an interval trigger, e.g. --trigger 10s")
     result = _run(
-        paths, pipelines, cfg, trig, master=master, remote=remote, duration=seconds,
-        reset=reset, show=not json,
+        paths,
+        pipelines,
+        cfg,
+        trig,
+        master=master,
+        remote=remote,
+        duration=seconds,
+        reset=reset,
+        show=not json,
     ).to_dict()
 
     def render(out: Console) -> None:
@@ -266,6 +301,7 @@ def lab(
     window: WindowOpt = None,
     sliding_window: SlidingOpt = None,
     slide: SlideOpt = None,
+    max_skew: MaxSkewOpt = None,
     reset: ResetOpt = False,
     master: MasterOpt = None,
     remote: RemoteOpt = None,
@@ -287,12 +323,22 @@ def lab(
             reset_lab(paths)
         setup = setup_lab(paths, generator_config(paths))
     cfg = _config(
-        watermark_delay=watermark_delay, window=window, sliding_window=sliding_window,
+        watermark_delay=watermark_delay,
+        window=window,
+        sliding_window=sliding_window,
         slide=slide,
+        max_skew=max_skew,
     )
     result = _run(
-        paths, None, cfg, Trigger(), master=master, remote=remote, duration=None,
-        reset=False, show=not json,
+        paths,
+        None,
+        cfg,
+        Trigger(),
+        master=master,
+        remote=remote,
+        duration=None,
+        reset=False,
+        show=not json,
     )
     from streamlab.session import lab_session
     from streamlab.verify import verify_lab
@@ -352,13 +398,20 @@ def status_command(
                 state = ", ".join(f"{o['name']} {o['state_rows']}" for o in q["operators"])
                 pending = f" (batch {q['pending_batch']} pending)" if q["pending_batch"] else ""
                 table.add_row(
-                    p["pipeline"], q["name"],
+                    p["pipeline"],
+                    q["name"],
                     ("-" if q["last_batch"] is None else str(q["last_batch"])) + pending,
-                    q["watermark"] or "-", state or "-", f"{q['table']}: {q['table_rows']}",
+                    q["watermark"] or "-",
+                    state or "-",
+                    f"{q['table']}: {q['table_rows']}",
                 )
             if p["pipeline"] == "late_data":
                 table.add_row(
-                    "late_data", "-", f"{p['late_batches']} batches checked", "-", "-",
+                    "late_data",
+                    "-",
+                    f"{p['late_batches']} batches checked",
+                    "-",
+                    "-",
                     f"streaming_bronze.late_events: {p['late_rows']}",
                 )
         out.print(table)
@@ -402,9 +455,50 @@ def doctor(
     emit(findings, json, render)
 
 
+def reset(
+    pipelines: Annotated[
+        list[str],
+        typer.Argument(
+            help=f"Pipelines to start over: {', '.join(PIPELINES)}.", show_default=False
+        ),
+    ],
+    root: RootOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Remove pipelines' checkpoints and table data, so their next run starts over."""
+    from streamlab.lock import RootLock, command_line
+    from streamlab.pipelines.registry import LATE_TABLE, queries_of, select_pipelines
+    from streamlab.runner import reset_pipelines
+
+    paths = lab_paths(root)
+    chosen = [p for p in select_pipelines(pipelines) if p in pipelines]
+    specs = queries_of(chosen)
+    late = {"late_data", "windowed_agg"} & set(chosen)
+    tables = sorted({s.table for s in specs} | ({LATE_TABLE} if late else set()))
+    if not yes:
+        if not sys.stdin.isatty():
+            raise StreamlabError(
+                f"resetting removes the checkpoints and tables of {', '.join(chosen)}: "
+                "pass --yes to confirm"
+            )
+        typer.confirm(f"Remove the checkpoints and the data of {', '.join(tables)}?", abort=True)
+    with RootLock(paths, command_line()):
+        reset_pipelines(paths, chosen)
+    emit(
+        {"reset": chosen, "tables": tables},
+        json,
+        lambda out: out.print(
+            f"✓ Reset {', '.join(chosen)}: checkpoints and {', '.join(tables)} removed; "
+            "the next run starts over"
+        ),
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``run``, ``lab``, ``status`` and ``doctor`` to ``app``."""
+    """Add ``run``, ``lab``, ``status``, ``doctor`` and ``reset`` to ``app``."""
     app.command()(run)
     app.command()(lab)
     app.command("status")(status_command)
     app.command()(doctor)
+    app.command()(reset)
