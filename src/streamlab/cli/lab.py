@@ -223,6 +223,23 @@ def _render_verify(data: dict[str, Any]) -> Any:
                 for row in rows:
                     sample.add_row(*(str(v) for v in row.values()))
                 out.print(sample)
+        compared = [
+            (name, v)
+            for name, v in (data.get("model") or {}).items()
+            if isinstance(v, dict) and "spark" in v and v.get("ran")
+        ]
+        if compared:
+            truth = Table(title="What Spark did, and what the model expected", title_justify="left")
+            for column in ("", "Spark", "model", ""):
+                truth.add_column(column)
+            for name, v in compared:
+                truth.add_row(
+                    name.replace("_", " "),
+                    str(v["spark"]),
+                    str(v["model"]),
+                    "✓" if v["ok"] else "✗",
+                )
+            out.print(truth)
         checks = Table(title="Checks", title_justify="left")
         for column in ("check", "", "detail"):
             checks.add_column(column)

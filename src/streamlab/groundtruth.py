@@ -1,0 +1,442 @@
+"""What Spark did next to what the model expected: windows emitted, late drops, duplicates.
+
+For each pipeline that has run on a lab (its checkpoint has commits and the settings file),
+the model (:func:`streamlab.model.simulate`) is run with the settings the query recorded, over
+the landed batches Spark has processed, and compared with the query's table:
+
+* ``windows_emitted``: the model's emitted windows ``(start, end, event_type, count)`` against
+  the rows of ``streaming_gold.events_tumbling``;
+* ``late_events``: the events the model drops as late in the tumbling query against the
+  ``event_id``s of ``streaming_bronze.late_events`` (as multisets);
+* ``duplicates_removed``: the ``event_id``s the model keeps in the dedup query against those of
+  ``streaming_silver.events_dedup``, and the duplicates it removes against Spark's own
+  ``numDroppedDuplicateRows`` from the progress log.
+
+The trigger is not recorded with a query's settings, so it is read from the checkpoint: the
+model plans the batches with each trigger it knows, and the one whose plan (which landed batch
+each micro-batch read, and its watermark) is the one Spark ran is used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from streamlab.catalog import table_ref
+from streamlab.checkpoint_guard import SETTINGS_FILE
+from streamlab.errors import StreamlabError
+from streamlab.model import dedup as D
+from streamlab.model.events import Rows
+from streamlab.model.explain import fate_array
+from streamlab.model.landed import load_source
+from streamlab.model.simulate import ModelConfig, Result, simulate
+from streamlab.model.watermark import Trigger
+from streamlab.model.windows import WindowSpec
+from streamlab.paths import LabPaths
+from streamlab.pipelines.checkpoint import batch_files, committed_batches, read_offsets
+from streamlab.pipelines.config import PipelineConfig
+from streamlab.pipelines.late import captured_batches
+from streamlab.pipelines.registry import LATE_TABLE, QUERIES, TUMBLING, QuerySpec
+from streamlab.progress import latest_by_batch, progress_log, read_progress
+from streamlab.quarantine import QuarantineConfig
+from streamlab.verify import Check
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+COMPARISONS = ("windows_emitted", "late_events", "duplicates_removed")
+"""What is compared, in report order; each is checked as ``model.<name>``."""
+
+DEDUP = "dedup"
+_BATCH = re.compile(r"/batch_(\d+)/[^/]*$")
+_DEFAULTS = PipelineConfig()
+
+
+@dataclass
+class Comparison:
+    """One quantity as Spark produced it and as the model expects it."""
+
+    spark: int | None
+    model: int | None
+    ok: bool
+    detail: str
+    ran: bool = True
+    """Whether the pipeline behind it has run; ``False``: nothing to compare, not a failure."""
+
+
+@dataclass
+class GroundTruth:
+    """The model's expectations next to Spark's results, with one check per comparison."""
+
+    root: str
+    comparisons: dict[str, Comparison]
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per modelled query: the settings, trigger and batches the model ran with."""
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether Spark did what the model expected wherever a pipeline has run."""
+        return all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the comparison as small JSON-ready data."""
+        out: dict[str, Any] = {"root": self.root, "ok": self.ok}
+        for name in COMPARISONS:
+            c = self.comparisons[name]
+            out[name] = {"spark": c.spark, "model": c.model, "ok": c.ok, "ran": c.ran}
+        out["models"] = self.models
+        out["checks"] = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks]
+        return out
+
+
+@dataclass
+class _Modelled:
+    """One query's Spark run and the model run that matches it."""
+
+    spec: QuerySpec
+    checkpoint: Path
+    committed: list[int]
+    result: Result
+    plan_note: str
+    plan_ok: bool
+    summary: dict[str, Any]
+    comparable: bool = True
+    """False when no trigger the model plans lays out Spark's batches (e.g. several
+    AvailableNow runs with batches landed in between): then there is nothing to compare."""
+
+
+def compare_with_model(
+    spark: SparkSession,
+    paths: LabPaths,
+    *,
+    model_settings: Mapping[str, int] | None = None,
+) -> GroundTruth:
+    """Compare what the lab's pipelines wrote with what the model expects of them.
+
+    Args:
+        spark: a session to read the tables with.
+        paths: the lab root.
+        model_settings: settings (``PipelineConfig`` fields, e.g. ``watermark_delay_ms``) that
+            replace the recorded ones in the model only: what Spark would have done otherwise.
+
+    """
+    overrides = dict(model_settings or {})
+    specs = {q.name: q for q in QUERIES}
+    tumbling = _model_query(paths, specs[TUMBLING], overrides)
+    dedup = _model_query(paths, specs[DEDUP], overrides)
+    comparisons = {
+        "windows_emitted": _windows(spark, paths, tumbling),
+        "late_events": _late(spark, paths, tumbling),
+        "duplicates_removed": _duplicates(spark, paths, dedup),
+    }
+    report = GroundTruth(str(paths.root), comparisons)
+    for m in (tumbling, dedup):
+        if isinstance(m, _Modelled):
+            report.models[m.spec.name] = m.summary
+    for name in COMPARISONS:
+        c = comparisons[name]
+        report.checks.append(Check(f"model.{name}", c.ok, c.detail))
+    return report
+
+
+def has_run(checkpoint: Path) -> bool:
+    """Return whether a query has committed a batch in ``checkpoint`` with recorded settings."""
+    return bool(committed_batches(checkpoint)) and (checkpoint / SETTINGS_FILE).is_file()
+
+
+def _not_run(what: str) -> Comparison:
+    return Comparison(None, None, True, f"not run: {what} has not run on this lab", ran=False)
+
+
+def _failed(error: str) -> Comparison:
+    return Comparison(None, None, False, error)
+
+
+# -- the model of one query ---------------------------------------------------------------------
+
+
+def _model_query(
+    paths: LabPaths, spec: QuerySpec, overrides: dict[str, int]
+) -> _Modelled | str | None:
+    """Run the model for ``spec`` as Spark ran it; ``None`` if it has not run, text on error."""
+    ckpt = spec.checkpoint(paths)
+    if not has_run(ckpt):
+        return None
+    try:
+        return _model_run(paths, spec, ckpt, overrides)
+    except (StreamlabError, OSError, ValueError, KeyError) as exc:
+        return f"cannot model {spec.name}: {exc}"
+
+
+def _recorded(ckpt: Path) -> dict[str, Any]:
+    import json
+
+    data = json.loads((ckpt / SETTINGS_FILE).read_text())
+    settings = data.get("settings") if isinstance(data, dict) else None
+    if not isinstance(settings, dict):
+        raise StreamlabError(f"{ckpt / SETTINGS_FILE} has no settings")
+    return settings
+
+
+def _layout(ckpt: Path, committed: list[int]) -> list[int | None]:
+    """Return, per committed batch, the landed batch it read (``None``: a no-data batch)."""
+    out: list[int | None] = []
+    for b in committed:
+        landed = sorted(
+            {int(m.group(1)) for f in batch_files(ckpt, b) for m in [_BATCH.search(f)] if m}
+        )
+        if len(landed) > 1:
+            raise StreamlabError(
+                f"micro-batch {b} read landed batches {landed}: the model reads one per batch"
+            )
+        out.append(landed[0] if landed else None)
+    return out
+
+
+def _model_run(
+    paths: LabPaths, spec: QuerySpec, ckpt: Path, overrides: dict[str, int]
+) -> _Modelled:
+    committed = committed_batches(ckpt)
+    if committed != list(range(len(committed))):
+        raise StreamlabError(f"its commits are not numbered 0..{len(committed) - 1}")
+    settings = {k: _recorded(ckpt).get(k, getattr(_DEFAULTS, k)) for k in spec.settings}
+    settings.update({k: v for k, v in overrides.items() if k in settings})
+    skew = overrides.get("max_skew_ms", _recorded(ckpt).get("max_skew_ms", _DEFAULTS.max_skew_ms))
+    layout = _layout(ckpt, committed)
+    processed = sorted({b for b in layout if b is not None})
+    if processed != list(range(len(processed))):
+        raise StreamlabError(f"Spark read landed batches {processed}, not 0..{len(processed) - 1}")
+    rows = _first_batches(load_source(paths, "events", QuarantineConfig(skew)), len(processed))
+    delay = int(settings["watermark_delay_ms"])
+    if spec.name == TUMBLING:
+        size = int(settings["window_ms"])
+        base = ModelConfig("windowed_agg", delay, WindowSpec(size, size))
+    else:
+        base = ModelConfig("dedup", delay)
+    watermarks = [read_offsets(ckpt, b).watermark_ms for b in committed]
+    chosen: tuple[Result, str, bool] | None = None
+    for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
+        result = simulate({"events": rows}, _with_trigger(base, trigger))
+        planned = [b.data_batch for b in result.batches][: len(committed)]
+        if planned == layout and len(result.batches) >= len(committed):
+            model_wm = [b.eviction_watermark for b in result.batches[: len(committed)]]
+            if model_wm == watermarks:
+                note = f"trigger {trigger.value}, read from the checkpoint's batches"
+                chosen = (result, note, True)
+                break
+            first = next(
+                i for i, (a, b) in enumerate(zip(model_wm, watermarks, strict=True)) if a != b
+            )
+            note = (
+                f"batch {first} ran with watermark {_hm(watermarks[first], True)}, "
+                f"model {_hm(model_wm[first], True)}"
+            )
+            chosen = chosen or (result, note, False)
+    comparable = chosen is not None
+    if chosen is None:
+        result = simulate({"events": rows}, base)
+        no_data = [b for b, d in zip(committed, layout, strict=True) if d is None]
+        note = (
+            f"Spark's batches (no-data batches {no_data}) match no trigger the model plans: "
+            "the lab ran in several runs with batches landed in between"
+        )
+        chosen = (result, note, False)
+    result, note, plan_ok = chosen
+    summary = {
+        "settings": settings,
+        "trigger": result.config.trigger.value,
+        "landed_batches": len(processed),
+        "spark_batches": len(committed),
+        "plan": note,
+    }
+    return _Modelled(spec, ckpt, committed, result, note, plan_ok, summary, comparable)
+
+
+def _with_trigger(cfg: ModelConfig, trigger: Trigger) -> ModelConfig:
+    return ModelConfig(cfg.pipeline, cfg.delay_ms, cfg.window, trigger=trigger)
+
+
+def _first_batches(rows: Rows, n: int) -> Rows:
+    """Return the rows of data batches ``0..n-1``, as if only those had landed."""
+    keep = rows.batch < n
+    return Rows(
+        rows.batch[keep], rows.time_ms[keep], rows.valid[keep], rows.key[keep], rows.group[keep], n
+    )
+
+
+def _hm(ms: int, full: bool = False) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if full else "%H:%M")
+
+
+def _unmodelled(m: _Modelled | str | None, what: str) -> Comparison | None:
+    if m is None:
+        return _not_run(what)
+    if isinstance(m, str):
+        return _failed(m)
+    if not m.comparable:
+        return Comparison(None, None, True, f"not compared: {m.plan_note}", ran=True)
+    return None
+
+
+def _plan_detail(m: _Modelled) -> str:
+    return "" if m.plan_ok else f" ({m.plan_note})"
+
+
+# -- the comparisons ----------------------------------------------------------------------------
+
+
+def _read(spark: SparkSession, folder: Path, schema: str, columns: list[Any]) -> list[Any]:
+    if not folder.is_dir():
+        return []
+    return spark.read.schema(schema).parquet(str(folder)).select(*columns).collect()
+
+
+def _first_difference(spark_counts: Counter[Any], model_counts: Counter[Any]) -> Any | None:
+    for key in sorted(set(spark_counts) | set(model_counts), key=str):
+        if spark_counts[key] != model_counts[key]:
+            return key
+    return None
+
+
+def _windows(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Comparison:
+    from pyspark.sql import functions as F
+
+    early = _unmodelled(m, "windowed_agg")
+    if early is not None or not isinstance(m, _Modelled):
+        return early or _failed("no model")
+    agg = m.result.aggregate
+    assert agg is not None
+    last = m.committed[-1]
+    model: dict[tuple[int, int, str], list[int]] = {}
+    for w in agg.windows:
+        if w.emitted_batch is not None and w.emitted_batch <= last:
+            model.setdefault((w.start, w.end, w.group), []).append(w.count)
+    rows = _read(
+        spark,
+        table_ref(paths, "streaming_gold.events_tumbling").path,
+        "window_start TIMESTAMP, window_end TIMESTAMP, event_type STRING, event_count BIGINT",
+        [F.unix_millis("window_start"), F.unix_millis("window_end"), "event_type", "event_count"],
+    )
+    found: dict[tuple[int, int, str], list[int]] = {}
+    for r in rows:
+        found.setdefault((int(r[0]), int(r[1]), str(r[2])), []).append(int(r[3]))
+    spark_n, model_n = len(rows), sum(len(v) for v in model.values())
+    diff = None
+    for key in sorted(set(found) | set(model), key=lambda k: (k[0], k[1], k[2])):
+        if sorted(found.get(key, [])) != sorted(model.get(key, [])):
+            diff = key
+            break
+    ok = diff is None and m.plan_ok
+    detail = f"{spark_n} windows emitted by Spark, {model_n} expected by the model"
+    if diff is not None:
+        start, end, group = diff
+        detail += (
+            f"; first difference: window {_hm(start)}-{_hm(end)} {group}: "
+            f"Spark {_counts(found.get(diff))}, model {_counts(model.get(diff))}"
+        )
+    return Comparison(spark_n, model_n, ok, detail + _plan_detail(m))
+
+
+def _counts(values: list[int] | None) -> str:
+    if not values:
+        return "not emitted"
+    return " and ".join(str(v) for v in values) + (" (emitted twice)" if len(values) > 1 else "")
+
+
+def _late(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Comparison:
+    early = _unmodelled(m, "windowed_agg")
+    if early is not None or not isinstance(m, _Modelled):
+        return early or _failed("no model")
+    captured = captured_batches(paths.checkpoint("late_data"))
+    if not captured:
+        return _not_run("late_data")
+    result = m.result
+    rows = result.inputs["events"]
+    spark_batch = {b.data_batch: b.batch for b in result.batches if b.data_batch is not None}
+    fate = fate_array(result)
+    late_rows = np.flatnonzero(np.isin(fate, ["late", "dropped_late"]))
+    model_ids = Counter(
+        str(rows.key[i]) for i in late_rows.tolist() if spark_batch[int(rows.batch[i])] in captured
+    )
+    table = _read(spark, table_ref(paths, LATE_TABLE).path, "event_id STRING", ["event_id"])
+    spark_ids = Counter(str(r[0]) for r in table)
+    return _multiset(
+        spark_ids,
+        model_ids,
+        f"late events in {LATE_TABLE}",
+        "dropped as late by the model",
+        m,
+    )
+
+
+def _multiset(
+    spark_ids: Counter[str], model_ids: Counter[str], spark_what: str, model_what: str, m: _Modelled
+) -> Comparison:
+    spark_n, model_n = sum(spark_ids.values()), sum(model_ids.values())
+    diff = _first_difference(spark_ids, model_ids)
+    detail = f"{spark_n} {spark_what}, {model_n} {model_what}"
+    if diff is not None:
+        detail += (
+            f"; first difference: event {diff}: Spark {spark_ids[diff]}, model {model_ids[diff]}"
+        )
+    return Comparison(spark_n, model_n, diff is None and m.plan_ok, detail + _plan_detail(m))
+
+
+def _duplicates(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Comparison:
+    early = _unmodelled(m, DEDUP)
+    if early is not None or not isinstance(m, _Modelled):
+        return early or _failed("no model")
+    outcome = m.result.dedup
+    assert outcome is not None
+    keys = m.result.inputs["events"].key
+    model_kept = Counter(str(k) for k in keys[outcome.outcome == D.KEPT].tolist())
+    model_dups = int((outcome.outcome == D.DUPLICATE).sum())
+    table = _read(
+        spark,
+        table_ref(paths, "streaming_silver.events_dedup").path,
+        "event_id STRING",
+        ["event_id"],
+    )
+    spark_kept = Counter(str(r[0]) for r in table)
+    spark_dups = _spark_duplicates(paths, m)
+    diff = _first_difference(spark_kept, model_kept)
+    parts = [
+        f"{'?' if spark_dups is None else spark_dups} duplicates removed by Spark "
+        f"(numDroppedDuplicateRows), {model_dups} by the model",
+        f"{sum(spark_kept.values())} rows kept by Spark, {sum(model_kept.values())} by the model",
+    ]
+    if spark_dups is None:
+        parts.append("the progress log misses some of the query's batches")
+    if diff is not None:
+        parts.append(
+            f"first difference: event {diff} kept by Spark {spark_kept[diff]}, "
+            f"by the model {model_kept[diff]}"
+        )
+    elif spark_dups is not None and spark_dups != model_dups:
+        parts.append(f"Spark removed {spark_dups} duplicates, the model {model_dups}")
+    ok = diff is None and (spark_dups is None or spark_dups == model_dups) and m.plan_ok
+    return Comparison(spark_dups, model_dups, ok, "; ".join(parts) + _plan_detail(m))
+
+
+def _spark_duplicates(paths: LabPaths, m: _Modelled) -> int | None:
+    """Return the duplicates Spark's dedup operator dropped over every committed batch."""
+    log = progress_log(paths)
+    if not log.is_file():
+        return None
+    records = latest_by_batch(list(read_progress(log))).get(m.spec.name, {})
+    if any(b not in records for b in m.committed):
+        return None
+    return sum(
+        int(op.get("dropped_duplicates") or 0)
+        for b in m.committed
+        for op in records[b]["state_operators"]
+    )

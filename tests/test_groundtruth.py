@@ -1,0 +1,138 @@
+"""What Spark did to the guide's lab, next to what the model expected of it.
+
+One guide-sized lab is run once for the module (windowed_agg, late_data and dedup,
+AvailableNow); the tests that change something put it back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from streamlab.catalog import table_ref
+from streamlab.generator import GeneratorConfig
+from streamlab.groundtruth import COMPARISONS, compare_with_model
+from streamlab.landing import landed_batches
+from streamlab.paths import LabPaths
+from streamlab.pipelines.registry import LATE_TABLE
+from streamlab.provision import setup_lab
+from streamlab.runner import run_pipelines
+from tests.conftest import BASE_TIME
+
+
+@pytest.fixture(scope="module")
+def ran_lab(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> LabPaths:
+    paths = LabPaths.resolve(tmp_path_factory.mktemp("groundtruth") / "lab")
+    setup_lab(paths, GeneratorConfig(base_time=BASE_TIME))
+    run_pipelines(spark, paths, ["windowed_agg", "late_data", "dedup"])
+    return paths
+
+
+def _checks(report: object) -> dict[str, tuple[bool, str]]:
+    data = report.to_dict()  # type: ignore[attr-defined]
+    return {c["name"]: (c["ok"], c["detail"]) for c in data["checks"]}
+
+
+def test_spark_does_what_the_model_expects(spark: SparkSession, ran_lab: LabPaths) -> None:
+    report = compare_with_model(spark, ran_lab)
+    data = report.to_dict()
+    json.dumps(data)  # JSON-ready
+    assert report.ok, data["checks"]
+    for name in COMPARISONS:
+        entry = data[name]
+        assert entry["ran"] and entry["ok"]
+        assert entry["spark"] == entry["model"] > 0, (name, entry)
+    models = data["models"]
+    assert models["windowed_agg/tumbling"]["trigger"] == "available-now"
+    assert models["windowed_agg/tumbling"]["settings"] == {
+        "watermark_delay_ms": 600_000,
+        "window_ms": 300_000,
+    }
+    assert models["dedup"]["landed_batches"] == 10
+    assert models["dedup"]["spark_batches"] == 11  # and the closing no-data batch
+    checks = _checks(report)
+    assert set(checks) == {f"model.{n}" for n in COMPARISONS}
+    assert "windows emitted by Spark" in checks["model.windows_emitted"][1]
+
+
+def test_a_different_window_in_the_model_names_the_first_window_that_differs(
+    spark: SparkSession, ran_lab: LabPaths
+) -> None:
+    report = compare_with_model(spark, ran_lab, model_settings={"window_ms": 600_000})
+    checks = _checks(report)
+    ok, detail = checks["model.windows_emitted"]
+    assert not ok
+    # Spark's first 5-minute window is none of the model's 10-minute ones.
+    found = re.search(
+        r"first difference: window (\d\d):(\d\d)-(\d\d):(\d\d) \w+: Spark \d+, model not emitted",
+        detail,
+    )
+    assert found is not None, detail
+    h0, m0, h1, m1 = (int(g) for g in found.groups())
+    assert (h1 * 60 + m1) - (h0 * 60 + m0) == 5, detail
+    # The watermarks do not depend on the window: the late events still agree.
+    assert checks["model.late_events"][0]
+    assert checks["model.duplicates_removed"][0]
+    assert not report.ok
+
+
+def test_a_different_delay_in_the_model_is_flagged_from_the_first_watermark(
+    spark: SparkSession, ran_lab: LabPaths
+) -> None:
+    report = compare_with_model(spark, ran_lab, model_settings={"watermark_delay_ms": 60_000})
+    checks = _checks(report)
+    for name in COMPARISONS:
+        ok, detail = checks[f"model.{name}"]
+        assert not ok, (name, detail)
+        assert "ran with watermark" in detail, detail
+    ok, detail = checks["model.duplicates_removed"]
+    assert "first difference: event " in detail, detail
+
+
+def test_a_late_event_missing_from_the_table_is_named(
+    spark: SparkSession, ran_lab: LabPaths, tmp_path: Path
+) -> None:
+    folder = table_ref(ran_lab, LATE_TABLE).path
+    files = sorted(folder.glob("late-batch-*.parquet"))
+    assert files
+    victim = files[0]
+    removed = spark.read.parquet(str(victim)).select("event_id").collect()
+    saved = tmp_path / victim.name
+    shutil.move(victim, saved)
+    try:
+        report = compare_with_model(spark, ran_lab)
+    finally:
+        shutil.move(saved, victim)
+    ok, detail = _checks(report)["model.late_events"]
+    assert not ok
+    first = min(str(r[0]) for r in removed)
+    assert f"first difference: event {first}: Spark 0, model 1" in detail, detail
+    entry = report.to_dict()["late_events"]
+    assert entry["model"] - entry["spark"] == len(removed)
+    assert _checks(report)["model.windows_emitted"][0]
+
+
+def test_batches_landed_after_the_run_are_not_modelled(
+    spark: SparkSession, ran_lab: LabPaths
+) -> None:
+    setup_lab(ran_lab, GeneratorConfig(base_time=BASE_TIME, batches=12))
+    assert landed_batches(ran_lab, "events") == list(range(12))
+    report = compare_with_model(spark, ran_lab)
+    assert report.ok, report.to_dict()["checks"]
+    assert report.to_dict()["models"]["dedup"]["landed_batches"] == 10
+
+
+def test_before_any_run_everything_is_not_run(spark: SparkSession, guide_lab: LabPaths) -> None:
+    report = compare_with_model(spark, guide_lab)
+    data = report.to_dict()
+    assert report.ok
+    for name in COMPARISONS:
+        assert data[name] == {"spark": None, "model": None, "ok": True, "ran": False}
+    for _, (ok, detail) in _checks(report).items():
+        assert ok and detail.startswith("not run: ")
+    assert data["models"] == {}
