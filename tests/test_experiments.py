@@ -119,3 +119,19 @@ def test_sweep_and_compare_commands(tmp_path: Path) -> None:
     ):
         failed = runner.invoke(app, [*bad, "--root", str(lab.root)] if bad[0] != "report" else bad)
         assert failed.exit_code == 2 and words in failed.stderr, failed.stderr
+
+
+def test_sweep_confirms_a_delay_with_a_real_spark_run(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lab = LabPaths.resolve(tmp_path / "lab")
+    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=4))
+    result = runner.invoke(
+        app, ["sweep", "--root", str(lab.root), "--delays", "0s,10m", "--confirm", "0s", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (confirmed,) = json.loads(result.stdout)["confirmed"]
+    assert confirmed["matches"] and confirmed["spark_windows"] == confirmed["model_windows"] > 0
+    assert not (lab.root / ".confirm").exists() or not any((lab.root / ".confirm").iterdir())
+    refused = runner.invoke(
+        app, ["sweep", "--root", str(lab.root), "--slide", "1m", "--confirm", "10m"]
+    )
+    assert refused.exit_code == 2 and "--confirm runs the lab's tumbling query" in refused.stderr

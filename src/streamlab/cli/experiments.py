@@ -18,7 +18,7 @@ from streamlab.durations import describe, to_millis
 from streamlab.errors import LabNotReadyError, StreamlabError
 from streamlab.experiments import DEFAULT_DELAYS, Outcome, compare_windows, sweep
 from streamlab.landing import read_lab
-from streamlab.model import Rows, simulate
+from streamlab.model import Rows, Trigger, simulate
 from streamlab.model.landed import load_source
 from streamlab.paths import LabPaths
 
@@ -93,14 +93,36 @@ def register(app: typer.Typer) -> None:
         window: WindowOpt = None,
         slide: SlideOpt = None,
         trigger: TriggerOpt = "available-now",
+        confirm: Annotated[
+            str | None,
+            typer.Option(
+                "--confirm", help="Delays to confirm with a real Spark run, e.g. 10m or 0s,10m."
+            ),
+        ] = None,
         json: JsonOpt = False,
     ) -> None:
         """Trade completeness against state and latency over watermark delays, by the model."""
         paths = lab_paths(root)
         wanted = parse_delays(delays)
         base = build_config("windowed_agg", window=window, slide=slide, trigger=trigger)
+        checks = parse_delays(confirm) if confirm else []
+        if checks and (not base.window.tumbling or base.trigger != Trigger.AVAILABLE_NOW):
+            raise StreamlabError(
+                "--confirm runs the lab's tumbling query with AvailableNow: "
+                "drop --slide and --trigger to confirm"
+            )
         events, times = lab_events(paths)
         points = sweep(events, wanted, base, times)
+        confirmed = []
+        if checks:
+            from streamlab.confirm import confirm as run_confirm
+            from streamlab.session import lab_session
+
+            with status("Confirming with Spark...", show=not json):
+                spark = lab_session(paths.root)
+                for delay in checks:
+                    result = simulate({"events": events}, replace(base, delay_ms=delay))
+                    confirmed.append(run_confirm(spark, paths, base, delay, result))
 
         def render(out: Console) -> None:
             table = Table(
@@ -112,12 +134,25 @@ def register(app: typer.Typer) -> None:
             for point in points:
                 table.add_row(*_outcome_row(point))
             out.print(table)
+            for c in confirmed:
+                mark = "✓" if c.matches else "✗"
+                verdict = "identical" if c.matches else f"they differ: {c.difference}"
+                out.print(
+                    f"{mark} {describe(c.delay_ms)} run in Spark: {c.spark_windows} windows "
+                    f"emitted, the model says {c.model_windows}; {verdict}"
+                )
             out.print(
                 "A longer delay counts more late events but holds more state and emits "
                 "each window later. `streamlab report` draws it."
             )
 
-        emit({"points": [p.to_dict() for p in points]}, json, render)
+        data = {
+            "points": [p.to_dict() for p in points],
+            "confirmed": [c.to_dict() for c in confirmed],
+        }
+        emit(data, json, render)
+        if not all(c.matches for c in confirmed):
+            raise typer.Exit(1)
 
     @app.command("compare-windows")
     def compare_command(
