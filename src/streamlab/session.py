@@ -47,6 +47,10 @@ def default_config(paths: LabPaths, cores: int) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(paths.warehouse),
         "spark.driver.memory": os.environ.get("STREAMLAB_DRIVER_MEMORY", "2g"),
         "spark.sql.streaming.minBatchesToRetain": "20",
+        # Keep the file source's and file sink's logs one file per batch: a run killed
+        # mid-batch is then repaired by removing single entries (checkpoint_guard).
+        "spark.sql.streaming.fileSource.log.compactInterval": "1000000",
+        "spark.sql.streaming.fileSink.log.compactInterval": "1000000",
         # The lab's streams read JSON produced by streamlab; keep bad-record handling explicit.
         "spark.sql.streaming.schemaInference": "false",
     }
