@@ -34,7 +34,17 @@ from streamlab.pipelines.tables import committed_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
-SETUP = ["--base-time", "2026-01-01T09:00:00", "--seed", "17", "--batch-interval", "300s"]
+# Six batches: enough for windows to close, late data, joins and dedup in every mode.
+SETUP = [
+    "--base-time",
+    "2026-01-01T09:00:00",
+    "--seed",
+    "17",
+    "--batch-interval",
+    "300s",
+    "--batches",
+    "6",
+]
 MODES = ("local", "cluster", "connect")
 
 
