@@ -99,7 +99,11 @@ def test_root_from_environment_and_dbfs_prefix(
 ) -> None:
     monkeypatch.setenv("STREAMLAB_ROOT", str(tmp_path / "env"))
     assert LabPaths.resolve().root == tmp_path / "env"
-    assert LabPaths.resolve(f"dbfs:{tmp_path}/x").root == tmp_path / "x"
+    assert LabPaths.resolve(f"dbfs:{tmp_path}/x").root == tmp_path / "x"  # no /dbfs mount here
+    monkeypatch.setattr("streamlab.paths._DBFS_MOUNT", tmp_path / "dbfs")
+    (tmp_path / "dbfs").mkdir()
+    assert LabPaths.resolve("dbfs:/tmp/streaming").root == tmp_path / "dbfs" / "tmp" / "streaming"
+    assert LabPaths.resolve("dbfs:/Volumes/c/s/v/lab").root == Path("/Volumes/c/s/v/lab")
     monkeypatch.delenv("STREAMLAB_ROOT")
     assert LabPaths.resolve().root == Path("/tmp/streaming")
     assert os.fspath(LabPaths.resolve("rel").root).startswith("/")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from streamlab.errors import StreamlabError
 
+_DBFS_MOUNT = Path("/dbfs")
+
 DEFAULT_ROOT = "/tmp/streaming"
 """The guide's own root (``/tmp/streaming/...``); ``--root`` or ``STREAMLAB_ROOT`` changes it."""
 
@@ -30,9 +32,14 @@ class LabPaths:
         """Return the paths for ``root``, else ``$STREAMLAB_ROOT``, else ``/tmp/streaming``."""
         chosen = root if root is not None else os.environ.get("STREAMLAB_ROOT") or DEFAULT_ROOT
         text = str(chosen)
-        for prefix in ("dbfs:", "file:"):
-            if text.startswith(prefix):
-                text = text[len(prefix) :]
+        if text.startswith("dbfs:"):
+            # On Databricks, DBFS is mounted at /dbfs for Python and Spark alike (and volumes at
+            # /Volumes); elsewhere a dbfs: root is emulated on the local disk, as the notebook
+            # runner does.
+            text = text[len("dbfs:") :]
+            if _DBFS_MOUNT.is_dir() and not text.startswith("/Volumes/"):
+                text = str(_DBFS_MOUNT / text.lstrip("/"))
+        text = text.removeprefix("file:")
         if not text.strip():
             raise StreamlabError("the lab root is empty: pass --root PATH or set STREAMLAB_ROOT")
         return cls(Path(text).expanduser().absolute())
