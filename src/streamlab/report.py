@@ -43,7 +43,8 @@ from streamlab.model.watermark import (
 )
 
 MAX_POINTS = 20_000
-"""Most points drawn per series on the timeline; larger series are sampled evenly."""
+"""Points per chart series before sampling: the timeline draws at most twice this many events,
+sampled evenly and in the same proportion for every series."""
 
 
 @dataclass
@@ -107,8 +108,11 @@ def timeline_chart(result: Result, out: Path) -> Chart:
         "duplicate": {"s": 22, "c": "0.45", "marker": "+"},
         "late": {"s": 26, "c": "tab:red", "marker": "x"},
     }
+    # One sampling fraction for every series, so the picture keeps the proportions.
+    fraction = min(1.0, 2 * MAX_POINTS / max(1, len(events)))
     for name, style in styles.items():
-        index = _sample(np.flatnonzero(fates[name] & events.valid))
+        every = np.flatnonzero(fates[name] & events.valid)
+        index = _sample(every, max(1, round(len(every) * fraction)))
         label = f"{name} ({int((fates[name] & events.valid).sum()):,})"
         if len(index) < int(fates[name].sum()):
             label += ", sampled"
