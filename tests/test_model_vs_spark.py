@@ -5,9 +5,9 @@ many batches ran, no-data ones included), the rows emitted by every batch (windo
 dedup survivors, joined pairs and NULL rows) and ``numRowsDroppedByWatermark`` of every
 stateful operator. Hypothesis draws the scenarios; each example runs ``PARALLEL`` of them as
 concurrent streaming queries (each query has its own watermark), which is several times faster
-than one at a time on two cores. By default: 36 windowed-aggregation, 24 dedup and 24 join
-scenarios (12 per watermark policy), 20 hand-written edge cases and the lab's own tumbling,
-sliding and join queries on a generated lab; ``STREAMLAB_DIFF_SCALE=5`` multiplies the drawn
+than one at a time on two cores. By default (scale 2): 72 windowed-aggregation, 48 dedup and
+48 join scenarios (24 per watermark policy), 20 hand-written edge cases and the lab's own
+tumbling, sliding and join queries on a generated lab; ``STREAMLAB_DIFF_SCALE=5`` draws more
 scenarios for a longer hunt.
 """
 
@@ -40,7 +40,7 @@ from tests.test_model_harness import (
 S = 1000
 PARALLEL = 6
 """Scenarios per hypothesis example, run as concurrent queries."""
-SCALE = float(os.environ.get("STREAMLAB_DIFF_SCALE", "1"))
+SCALE = float(os.environ.get("STREAMLAB_DIFF_SCALE", "2"))
 """Multiplies the hypothesis examples of every test; raise it for a longer hunt."""
 
 
