@@ -14,7 +14,7 @@ import random
 import time
 from datetime import datetime, timedelta
 
-from streamlab.generator import EVENT_TYPES, GeneratorConfig, generate, parse_base_time
+from streamlab.raw.generator import EVENT_TYPES, GeneratorConfig, generate, parse_base_time
 
 
 def plain_loop(batches: int, per_batch: int, base: datetime) -> int:
@@ -27,21 +27,28 @@ def plain_loop(batches: int, per_batch: int, base: datetime) -> int:
         for i in range(per_batch):
             late = rng.random() < 0.1
             offset = rng.randint(300, 1800) if late else rng.randint(0, 299)
-            lines.append(json.dumps({
-                "event_id": f"EVT{batch:04d}{i:04d}",
-                "user_id": f"USER{rng.randint(1, 100):03d}",
-                "event_type": rng.choice(EVENT_TYPES),
-                "value": round(rng.uniform(1, 100), 2),
-                "event_time": (now - timedelta(seconds=offset)).strftime("%Y-%m-%d %H:%M:%S"),
-                "processing_time": now.strftime("%Y-%m-%d %H:%M:%S"),
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "event_id": f"EVT{batch:04d}{i:04d}",
+                        "user_id": f"USER{rng.randint(1, 100):03d}",
+                        "event_type": rng.choice(EVENT_TYPES),
+                        "value": round(rng.uniform(1, 100), 2),
+                        "event_time": (now - timedelta(seconds=offset)).strftime(
+                            "%Y-%m-%d %H:%M:%S"
+                        ),
+                        "processing_time": now.strftime("%Y-%m-%d %H:%M:%S"),
+                    }
+                )
+            )
         size += len(("\n".join(lines) + "\n").encode())
     return size
 
 
 def streamlab_generator(batches: int, per_batch: int, base: datetime) -> int:
-    cfg = GeneratorConfig(base_time=base, batches=batches, events_per_batch=per_batch,
-                          duplicate_share=0)
+    cfg = GeneratorConfig(
+        base_time=base, batches=batches, events_per_batch=per_batch, duplicate_share=0
+    )
     return sum(len(b.lines) for b in generate(cfg, ("events",)))
 
 
@@ -58,8 +65,10 @@ def main() -> None:
         start = time.perf_counter()
         run(args.batches, per_batch, base)
         seconds = time.perf_counter() - start
-        results[name] = {"seconds": round(seconds, 3),
-                         "events_per_s": round(args.batches * per_batch / seconds)}
+        results[name] = {
+            "seconds": round(seconds, 3),
+            "events_per_s": round(args.batches * per_batch / seconds),
+        }
     ratio = results["streamlab"]["events_per_s"] / results["json.dumps loop"]["events_per_s"]
     report = {"events": args.batches * per_batch, "results": results, "speedup": round(ratio, 1)}
     if args.json:

@@ -19,11 +19,11 @@ from pathlib import Path
 started = time.monotonic()
 
 from streamlab.cli.pipelines import pipeline_session_config  # noqa: E402
-from streamlab.generator import GeneratorConfig, parse_base_time  # noqa: E402
-from streamlab.paths import LabPaths  # noqa: E402
-from streamlab.provision import setup_lab  # noqa: E402
-from streamlab.runner import run_pipelines  # noqa: E402
-from streamlab.session import lab_session  # noqa: E402
+from streamlab.lab.paths import LabPaths  # noqa: E402
+from streamlab.raw.generator import GeneratorConfig, parse_base_time  # noqa: E402
+from streamlab.raw.provision import setup_lab  # noqa: E402
+from streamlab.run.runner import run_pipelines  # noqa: E402
+from streamlab.spark.session import lab_session  # noqa: E402
 
 
 def _jvm_cpu_seconds(spark: object) -> float | None:

@@ -19,13 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from streamlab.generator import GeneratorConfig, parse_base_time
+from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, simulate
 from streamlab.model.explain import events as event_details
 from streamlab.model.explain import fate_array
 from streamlab.model.landed import load_inputs
-from streamlab.paths import LabPaths
-from streamlab.provision import setup_lab
+from streamlab.raw.generator import GeneratorConfig, parse_base_time
+from streamlab.raw.provision import setup_lab
 
 
 def time_model(paths: LabPaths) -> dict[str, float]:
@@ -43,9 +43,9 @@ def time_model(paths: LabPaths) -> dict[str, float]:
 
 
 def time_spark(paths: LabPaths, root: Path) -> float:
+    from streamlab.ingest.sources import read_source
     from streamlab.pipelines import PipelineConfig, tumbling_windows
-    from streamlab.session import lab_session
-    from streamlab.sources import read_source
+    from streamlab.spark.session import lab_session
 
     spark = lab_session(paths.root, attach=False)
     try:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from streamlab.generator import GeneratorConfig, parse_base_time
-from streamlab.paths import LabPaths
-from streamlab.provision import setup_lab
-from streamlab.session import lab_session
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import GeneratorConfig, parse_base_time
+from streamlab.raw.provision import setup_lab
+from streamlab.spark.session import lab_session
 
 BASE_TIME = parse_base_time("2026-01-01T09:00:00")
 

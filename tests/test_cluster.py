@@ -17,7 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from streamlab.cli import app
-from streamlab.cluster import (
+from streamlab.errors import StreamlabError
+from streamlab.lab.paths import LabPaths
+from streamlab.spark.cluster import (
     ClusterConfig,
     check_master,
     cluster_status,
@@ -25,10 +27,8 @@ from streamlab.cluster import (
     state_file,
     stop_cluster,
 )
-from streamlab.daemons import Daemon, alive, launch, port_taken, stop, write_state
-from streamlab.errors import StreamlabError
-from streamlab.paths import LabPaths
-from streamlab.session import lab_session
+from streamlab.spark.daemons import Daemon, alive, launch, port_taken, stop, write_state
+from streamlab.spark.session import lab_session
 
 runner = CliRunner()
 
@@ -202,7 +202,7 @@ class _Session:
 
 
 def test_an_application_without_executors_fails_instead_of_waiting_forever() -> None:
-    from streamlab.cluster import wait_for_executors
+    from streamlab.spark.cluster import wait_for_executors
 
     session = _Session()
     started = time.monotonic()

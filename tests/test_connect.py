@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from streamlab.cli import app
-from streamlab.connect import check_remote, server_settings, state_file
 from streamlab.errors import StreamlabError
-from streamlab.paths import LabPaths
-from streamlab.session import lab_session
+from streamlab.lab.paths import LabPaths
+from streamlab.spark.connect import check_remote, server_settings, state_file
+from streamlab.spark.session import lab_session
 
 runner = CliRunner()
 

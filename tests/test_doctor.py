@@ -9,19 +9,22 @@ from pyspark.sql import SparkSession
 from typer.testing import CliRunner
 
 from streamlab.cli import app
-from streamlab.doctor import REMEDIES, Thresholds, diagnose, diagnose_log
 from streamlab.errors import StreamlabError
-from streamlab.generator import Batch, GeneratorConfig
-from streamlab.landing import land
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
 from streamlab.pipelines.config import PipelineConfig
-from streamlab.progress import progress_log, read_progress
-from streamlab.provision import setup_lab
-from streamlab.runner import run_pipelines
+from streamlab.raw.generator import Batch, GeneratorConfig
+from streamlab.raw.landing import land
+from streamlab.raw.provision import setup_lab
+from streamlab.run.doctor import REMEDIES, Thresholds, diagnose, diagnose_log
+from streamlab.run.progress import progress_log, read_progress
+from streamlab.run.runner import run_pipelines
 from tests.conftest import BASE_TIME
 
 SMALL = GeneratorConfig(
-    base_time=BASE_TIME, batches=5, events_per_batch=30, impressions_per_batch=20,
+    base_time=BASE_TIME,
+    batches=5,
+    events_per_batch=30,
+    impressions_per_batch=20,
     clicks_per_batch=6,
 )
 
@@ -106,10 +109,23 @@ def test_diagnose_on_records_and_cli(tmp_path: Path) -> None:
     log = tmp_path / "lab" / "logs" / "progress.jsonl"
     log.parent.mkdir(parents=True)
     record = {
-        "query": "q", "run_id": "r", "batch": 0, "input_rows": 10, "watermark":
-        "1970-01-01T00:00:00.000Z", "state_rows": 0, "state_memory_bytes": 0,
-        "dropped_by_watermark": 6, "state_operators": [{"operator": "dedupeWithinWatermark",
-        "rows_total": 0, "rows_removed": 0, "memory_bytes": 0, "dropped_by_watermark": 6}],
+        "query": "q",
+        "run_id": "r",
+        "batch": 0,
+        "input_rows": 10,
+        "watermark": "1970-01-01T00:00:00.000Z",
+        "state_rows": 0,
+        "state_memory_bytes": 0,
+        "dropped_by_watermark": 6,
+        "state_operators": [
+            {
+                "operator": "dedupeWithinWatermark",
+                "rows_total": 0,
+                "rows_removed": 0,
+                "memory_bytes": 0,
+                "dropped_by_watermark": 6,
+            }
+        ],
         "output_rows": 4,
     }
     import json

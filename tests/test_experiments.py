@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from streamlab.analysis.experiments import compare_windows, sweep
 from streamlab.cli import app
-from streamlab.experiments import compare_windows, sweep
-from streamlab.generator import GeneratorConfig
+from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, Rows
-from streamlab.paths import LabPaths
-from streamlab.provision import setup_lab
+from streamlab.raw.generator import GeneratorConfig
+from streamlab.raw.provision import setup_lab
 from tests.conftest import BASE_TIME
 
 MIN = 60_000

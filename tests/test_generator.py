@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamlab.errors import StreamlabError
-from streamlab.generator import EVENT_TYPES, GeneratorConfig, generate, parse_base_time
+from streamlab.raw.generator import EVENT_TYPES, GeneratorConfig, generate, parse_base_time
 
 BASE = parse_base_time("2026-01-01T09:00:00")
 

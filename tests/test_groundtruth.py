@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from streamlab.catalog import table_ref
-from streamlab.generator import GeneratorConfig
-from streamlab.groundtruth import COMPARISONS, compare_with_model
-from streamlab.landing import landed_batches
-from streamlab.paths import LabPaths
+from streamlab.checks.groundtruth import COMPARISONS, compare_with_model
+from streamlab.lab.catalog import table_ref
+from streamlab.lab.paths import LabPaths
 from streamlab.pipelines.registry import LATE_TABLE
-from streamlab.provision import setup_lab
-from streamlab.runner import run_pipelines
+from streamlab.raw.generator import GeneratorConfig
+from streamlab.raw.landing import landed_batches
+from streamlab.raw.provision import setup_lab
+from streamlab.run.runner import run_pipelines
 from tests.conftest import BASE_TIME
 
 

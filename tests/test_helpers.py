@@ -12,13 +12,13 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from streamlab.errors import StreamlabError
-from streamlab.helpers import (
+from streamlab.ingest.helpers import (
     create_watermarked_stream,
     create_windowed_aggregation,
     monitor_watermark,
 )
-from streamlab.landing import DATA_FILE
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.landing import DATA_FILE
 
 
 def landed(lab: LabPaths, source: str) -> pd.DataFrame:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streamlab import java
 from streamlab.errors import StreamlabError
+from streamlab.spark import java
 
 
 def fake_java(folder: Path, version: str) -> Path:

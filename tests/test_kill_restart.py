@@ -31,10 +31,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from streamlab.paths import LabPaths
-from streamlab.pipelines.checkpoint import committed_batches
-from streamlab.pipelines.late import captured_batches
-from streamlab.pipelines.tables import committed_files
+from streamlab.lab.paths import LabPaths
+from streamlab.run.checkpoint import committed_batches
+from streamlab.run.late import captured_batches
+from streamlab.run.tables import committed_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

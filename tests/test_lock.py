@@ -11,13 +11,13 @@ import textwrap
 import pytest
 
 from streamlab.errors import StreamlabError
-from streamlab.lock import RootLock, holder
-from streamlab.paths import LabPaths
+from streamlab.lab.lock import RootLock, holder
+from streamlab.lab.paths import LabPaths
 
 HOLD = textwrap.dedent("""
     import sys, time
-    from streamlab.lock import RootLock
-    from streamlab.paths import LabPaths
+    from streamlab.lab.lock import RootLock
+    from streamlab.lab.paths import LabPaths
     lock = RootLock(LabPaths.resolve(sys.argv[1]), "streamlab run").acquire()
     print("held", flush=True)
     time.sleep(120)

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 import streamlab.model as model
 from streamlab.cli import app
+from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, Rows, WindowSpec, explain_lab, report, simulate, story
-from streamlab.paths import LabPaths
 
 S = 1000
 

@@ -484,9 +484,9 @@ def _iso_ms(text: str | None) -> int:
 def test_lab_windowed_agg_matches_the_model(
     spark: Any, fast_state: None, guide_lab: Any, tmp_path: Path, sliding: bool
 ) -> None:
+    from streamlab.ingest.sources import read_source
     from streamlab.model.explain import explain_lab
     from streamlab.pipelines import PipelineConfig, sliding_windows, tumbling_windows
-    from streamlab.sources import read_source
 
     # A 2-minute watermark on the guide's data: late events are dropped and windows close.
     cfg = PipelineConfig.from_options(watermark_delay="2m")
@@ -517,9 +517,9 @@ def test_lab_windowed_agg_matches_the_model(
 def test_lab_stream_join_matches_the_model(
     spark: Any, fast_state: None, guide_lab: Any, tmp_path: Path
 ) -> None:
+    from streamlab.ingest.sources import read_source
     from streamlab.model.explain import explain_lab
     from streamlab.pipelines import PipelineConfig, ad_clicks
-    from streamlab.sources import read_source
 
     cfg = PipelineConfig.from_options(impressions_delay="1m", clicks_delay="1m", click_window="2m")
     df = ad_clicks(

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from streamlab.cli import app
 from streamlab.errors import StreamlabError
+from streamlab.lab.paths import CHECKPOINTS, SOURCES
 from streamlab.notebook import RunResult, guide_notebook, run_notebook
-from streamlab.paths import CHECKPOINTS, SOURCES
 
 
 def _output(result: RunResult) -> str:

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from streamlab.catalog import table_ref
-from streamlab.generator import GeneratorConfig
-from streamlab.landing import DATA_FILE, landed_batches
-from streamlab.paths import LabPaths
-from streamlab.pipelines.checkpoint import batch_files, committed_batches, late_watermark
-from streamlab.provision import setup_lab
-from streamlab.runner import RunResult, run_pipelines
+from streamlab.lab.catalog import table_ref
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import GeneratorConfig
+from streamlab.raw.landing import DATA_FILE, landed_batches
+from streamlab.raw.provision import setup_lab
+from streamlab.run.checkpoint import batch_files, committed_batches, late_watermark
+from streamlab.run.runner import RunResult, run_pipelines
 from tests.conftest import BASE_TIME
 
 DELAY_MS = 10 * 60_000
@@ -157,8 +157,16 @@ def _window_counts(rows: pd.DataFrame, size_ms: int, slide_ms: int) -> pd.Series
     for back in range(0, size_ms, slide_ms):
         start = (rows["event_time_ms"] - back) // slide_ms * slide_ms
         keep = (start <= rows["event_time_ms"]) & (rows["event_time_ms"] < start + size_ms)
-        parts.append(pd.DataFrame({"start": start[keep], "event_type": rows["event_type"][keep],
-                                   "value": rows["value"][keep], "user_id": rows["user_id"][keep]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "start": start[keep],
+                    "event_type": rows["event_type"][keep],
+                    "value": rows["value"][keep],
+                    "user_id": rows["user_id"][keep],
+                }
+            )
+        )
     return pd.concat(parts)
 
 
@@ -173,7 +181,8 @@ def test_tumbling_windows_count_the_events_in_them_and_the_accounting_closes(
     counted["end"] = counted["start"] + WINDOW_MS
     closed = counted[counted["end"] <= final_wm]
     expected = closed.groupby(["start", "event_type"]).agg(
-        event_count=("value", "size"), value_sum=("value", "sum"),
+        event_count=("value", "size"),
+        value_sum=("value", "sum"),
         distinct_users=("user_id", "nunique"),
     )
     got = gold.assign(start=gold["window_start"].astype("int64") // 1_000_000)
@@ -209,9 +218,13 @@ def test_sliding_windows_count_each_event_in_each_of_its_windows(
     counted = _window_counts(model.first, 2 * WINDOW_MS, WINDOW_MS)
     closed = counted[counted["start"] + 2 * WINDOW_MS <= model.watermarks[-1]]
     expected = closed.groupby(["start", "event_type"]).size()
-    got = gold.assign(
-        start=pd.to_datetime(gold["window_start"], utc=True).astype("int64") // 1_000_000
-    ).set_index(["start", "event_type"])["event_count"].sort_index()
+    got = (
+        gold.assign(
+            start=pd.to_datetime(gold["window_start"], utc=True).astype("int64") // 1_000_000
+        )
+        .set_index(["start", "event_type"])["event_count"]
+        .sort_index()
+    )
     assert len(got) > 0
     assert got.to_dict() == expected.to_dict()
     assert ((gold["window_end"] - gold["window_start"]) == pd.Timedelta(minutes=10)).all()
@@ -247,7 +260,11 @@ def test_summary_reports_every_pipeline(ran_lab) -> None:
     paths, result = ran_lab
     data = result.to_dict()
     assert [p["pipeline"] for p in data["pipelines"]] == [
-        "watermark_test", "dedup", "windowed_agg", "stream_join", "late_data"
+        "watermark_test",
+        "dedup",
+        "windowed_agg",
+        "stream_join",
+        "late_data",
     ]
     assert data["ok"]
     queries = {q["name"]: q for p in data["pipelines"] for q in p["queries"]}
@@ -258,9 +275,7 @@ def test_summary_reports_every_pipeline(ran_lab) -> None:
     assert (paths.logs / "progress.jsonl").exists()
 
 
-def test_ctr_counts_each_impression_once_its_window_is_final(
-    spark: SparkSession, ran_lab
-) -> None:
+def test_ctr_counts_each_impression_once_its_window_is_final(spark: SparkSession, ran_lab) -> None:
     # An impression without a click is emitted by the outer join only once the watermark is
     # 10 minutes past it, and its window only when final: the table holds final windows only.
     paths, _ = ran_lab
@@ -272,8 +287,9 @@ def test_ctr_counts_each_impression_once_its_window_is_final(
         impressions["impression_time_ms"]
         > impressions["batch"].map(lambda b: late_watermark(ckpt, int(b)))
     ]
-    clicks = clicks[clicks["click_time_ms"] > clicks["batch"].map(
-        lambda b: late_watermark(ckpt, int(b)))]
+    clicks = clicks[
+        clicks["click_time_ms"] > clicks["batch"].map(lambda b: late_watermark(ckpt, int(b)))
+    ]
     pairs = impressions.merge(clicks, on="impression_id", suffixes=("", "_c"))
     delta = pairs["click_time_ms"] - pairs["impression_time_ms"]
     clicked = set(pairs.loc[(delta >= 0) & (delta <= 600_000), "impression_id"])

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from streamlab.catalog import table_ref
-from streamlab.generator import GeneratorConfig
-from streamlab.paths import LabPaths
-from streamlab.pipelines.checkpoint import committed_batches, read_offsets
-from streamlab.progress import (
+from streamlab.lab.catalog import table_ref
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import GeneratorConfig
+from streamlab.raw.provision import setup_lab
+from streamlab.run.checkpoint import committed_batches, read_offsets
+from streamlab.run.progress import (
     ProgressRecorder,
     latest_by_batch,
     parse_watermark,
@@ -19,20 +20,30 @@ from streamlab.progress import (
     progress_record,
     read_progress,
 )
-from streamlab.provision import setup_lab
-from streamlab.runner import run_pipelines
+from streamlab.run.runner import run_pipelines
 from tests.conftest import BASE_TIME
 
 PROGRESS = {
-    "id": "i", "runId": "r", "name": "dedup", "timestamp": "2026-01-01T00:00:00.000Z",
-    "batchId": 3, "batchDuration": 120, "numInputRows": 7,
+    "id": "i",
+    "runId": "r",
+    "name": "dedup",
+    "timestamp": "2026-01-01T00:00:00.000Z",
+    "batchId": 3,
+    "batchDuration": 120,
+    "numInputRows": 7,
     "durationMs": {"addBatch": 80, "triggerExecution": 120},
     "eventTime": {"watermark": "2026-01-01T08:50:00.000Z", "max": "2026-01-01T09:00:00.000Z"},
-    "stateOperators": [{
-        "operatorName": "dedupeWithinWatermark", "numRowsTotal": 40, "numRowsUpdated": 7,
-        "numRowsRemoved": 1, "memoryUsedBytes": 1000, "numRowsDroppedByWatermark": 2,
-        "customMetrics": {"numDroppedDuplicateRows": 1},
-    }],
+    "stateOperators": [
+        {
+            "operatorName": "dedupeWithinWatermark",
+            "numRowsTotal": 40,
+            "numRowsUpdated": 7,
+            "numRowsRemoved": 1,
+            "memoryUsedBytes": 1000,
+            "numRowsDroppedByWatermark": 2,
+            "customMetrics": {"numDroppedDuplicateRows": 1},
+        }
+    ],
     "sink": {"numOutputRows": 4},
 }
 
@@ -73,10 +84,17 @@ def test_a_run_logs_every_batch_of_every_query(spark: SparkSession, lab: LabPath
             ran_with = read_offsets(ckpt, batch).watermark_ms
             assert parse_watermark(rec["watermark"]).timestamp() * 1000 == ran_with  # type: ignore[union-attr]
             assert {op["operator"] for op in rec["state_operators"]} == {
-                "dedupeWithinWatermark", "stateStoreSave"
+                "dedupeWithinWatermark",
+                "stateStoreSave",
             }
-            for key in ("input_rows", "state_rows", "state_memory_bytes",
-                        "dropped_by_watermark", "durations", "duration_ms"):
+            for key in (
+                "input_rows",
+                "state_rows",
+                "state_memory_bytes",
+                "dropped_by_watermark",
+                "durations",
+                "duration_ms",
+            ):
                 assert key in rec
         # Rows written, per batch, add up to the table (an observed metric: the file sink
         # itself reports -1).

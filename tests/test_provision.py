@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 
 from streamlab.errors import StreamlabError
-from streamlab.generator import GeneratorConfig, generate
-from streamlab.landing import DATA_FILE, MANIFEST, land, landed_batches, read_lab, read_manifests
-from streamlab.paths import CHECKPOINTS, SOURCES, LabPaths
-from streamlab.provision import setup_lab
+from streamlab.lab.paths import CHECKPOINTS, SOURCES, LabPaths
+from streamlab.raw.generator import GeneratorConfig, generate
+from streamlab.raw.landing import (
+    DATA_FILE,
+    MANIFEST,
+    land,
+    landed_batches,
+    read_lab,
+    read_manifests,
+)
+from streamlab.raw.provision import setup_lab
 from tests.conftest import BASE_TIME, snapshot
 
 
@@ -100,7 +107,7 @@ def test_root_from_environment_and_dbfs_prefix(
     monkeypatch.setenv("STREAMLAB_ROOT", str(tmp_path / "env"))
     assert LabPaths.resolve().root == tmp_path / "env"
     assert LabPaths.resolve(f"dbfs:{tmp_path}/x").root == tmp_path / "x"  # no /dbfs mount here
-    monkeypatch.setattr("streamlab.paths._DBFS_MOUNT", tmp_path / "dbfs")
+    monkeypatch.setattr("streamlab.lab.paths._DBFS_MOUNT", tmp_path / "dbfs")
     (tmp_path / "dbfs").mkdir()
     assert LabPaths.resolve("dbfs:/tmp/streaming").root == tmp_path / "dbfs" / "tmp" / "streaming"
     assert LabPaths.resolve("dbfs:/Volumes/c/s/v/lab").root == Path("/Volumes/c/s/v/lab")

@@ -7,19 +7,19 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from streamlab.generator import GeneratorConfig
-from streamlab.helpers import create_windowed_aggregation
-from streamlab.landing import DATA_FILE
-from streamlab.paths import LabPaths
-from streamlab.provision import setup_lab
-from streamlab.quarantine import (
+from streamlab.checks.verify import verify_lab
+from streamlab.ingest.helpers import create_windowed_aggregation
+from streamlab.ingest.quarantine import (
     QuarantineConfig,
     bad_records,
     classify,
     read_lines,
     valid_records,
 )
-from streamlab.verify import verify_lab
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import GeneratorConfig
+from streamlab.raw.landing import DATA_FILE
+from streamlab.raw.provision import setup_lab
 from tests.conftest import BASE_TIME
 
 CLICKS = [
@@ -129,7 +129,7 @@ def test_clock_skew_guard_keeps_on_time_data_on_time(
 
 
 def test_pipelines_quarantine_exactly_what_was_injected(spark: SparkSession, lab: LabPaths) -> None:
-    from streamlab.runner import run_pipelines
+    from streamlab.run.runner import run_pipelines
 
     setup_lab(
         lab,

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
-from streamlab.quarantine import QuarantineConfig, classify, classify_line
-from streamlab.schemas import SCHEMAS
+from streamlab.ingest.quarantine import QuarantineConfig, classify, classify_line
+from streamlab.ingest.schemas import SCHEMAS
 
 GOOD_TIMES = st.sampled_from(
     [

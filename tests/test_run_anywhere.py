@@ -26,11 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from streamlab.cluster import stop_cluster
-from streamlab.connect import stop_connect_server
-from streamlab.daemons import Daemon, alive, port_taken
-from streamlab.paths import LabPaths
-from streamlab.pipelines.tables import committed_files
+from streamlab.lab.paths import LabPaths
+from streamlab.run.tables import committed_files
+from streamlab.spark.cluster import stop_cluster
+from streamlab.spark.connect import stop_connect_server
+from streamlab.spark.daemons import Daemon, alive, port_taken
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 

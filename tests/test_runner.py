@@ -7,15 +7,15 @@ from dataclasses import replace
 import pytest
 from pyspark.sql import SparkSession
 
-from streamlab.catalog import table_ref
 from streamlab.errors import StreamlabError
-from streamlab.generator import GeneratorConfig
-from streamlab.paths import LabPaths
-from streamlab.pipelines.checkpoint import committed_batches
+from streamlab.lab.catalog import table_ref
+from streamlab.lab.paths import LabPaths
 from streamlab.pipelines.config import PipelineConfig, Trigger
 from streamlab.pipelines.registry import select_pipelines
-from streamlab.provision import setup_lab
-from streamlab.runner import run_pipelines
+from streamlab.raw.generator import GeneratorConfig
+from streamlab.raw.provision import setup_lab
+from streamlab.run.checkpoint import committed_batches
+from streamlab.run.runner import run_pipelines
 from tests.conftest import BASE_TIME
 
 SMALL = GeneratorConfig(

@@ -8,11 +8,11 @@ import sys
 from pyspark.sql import SparkSession
 from pyspark.sql.types import LongType, StructField, StructType
 
-from streamlab.catalog import DATABASES, attach_catalog, register_table
-from streamlab.generator import GeneratorConfig
-from streamlab.paths import LabPaths
-from streamlab.provision import setup_lab
-from streamlab.session import ROCKSDB_PROVIDER, lab_session
+from streamlab.lab.catalog import DATABASES, attach_catalog, register_table
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import GeneratorConfig
+from streamlab.raw.provision import setup_lab
+from streamlab.spark.session import ROCKSDB_PROVIDER, lab_session
 from tests.conftest import BASE_TIME
 
 SCHEMA = StructType([StructField("n", LongType())])

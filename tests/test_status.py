@@ -7,20 +7,28 @@ import json
 from pyspark.sql import SparkSession
 from typer.testing import CliRunner
 
-from streamlab.catalog import table_ref
 from streamlab.cli import app
-from streamlab.generator import GeneratorConfig
-from streamlab.paths import LabPaths
-from streamlab.pipelines.checkpoint import committed_batches, read_offsets
-from streamlab.provision import setup_lab
-from streamlab.runner import run_pipelines
-from streamlab.status import lab_status
+from streamlab.lab.catalog import table_ref
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import GeneratorConfig
+from streamlab.raw.provision import setup_lab
+from streamlab.run.checkpoint import committed_batches, read_offsets
+from streamlab.run.runner import run_pipelines
+from streamlab.run.status import lab_status
 from tests.conftest import BASE_TIME
 
 
 def test_status_reads_checkpoints_state_and_tables(spark: SparkSession, lab: LabPaths) -> None:
-    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=3, events_per_batch=30,
-                                   impressions_per_batch=10, clicks_per_batch=3))
+    setup_lab(
+        lab,
+        GeneratorConfig(
+            base_time=BASE_TIME,
+            batches=3,
+            events_per_batch=30,
+            impressions_per_batch=10,
+            clicks_per_batch=3,
+        ),
+    )
     run_pipelines(spark, lab, ["dedup", "late_data"])
     found = {p.pipeline: p for p in lab_status(spark, lab)}
     assert list(found) == ["watermark_test", "dedup", "windowed_agg", "stream_join", "late_data"]
@@ -29,8 +37,7 @@ def test_status_reads_checkpoints_state_and_tables(spark: SparkSession, lab: Lab
     ckpt = lab.checkpoint("dedup")
     assert dedup.last_batch == committed_batches(ckpt)[-1]
     assert dedup.pending_batch is None
-    assert dedup.table_rows == spark.read.parquet(
-        str(table_ref(lab, dedup.table).path)).count() > 0
+    assert dedup.table_rows == spark.read.parquet(str(table_ref(lab, dedup.table).path)).count() > 0
     assert [o.name for o in dedup.operators] == ["dedupeWithinWatermark"]
     expected_state = spark.read.format("statestore").load(str(ckpt)).count()
     assert dedup.state_rows == expected_state > 0

@@ -10,20 +10,20 @@ the generators, and the setup guide's Step 5 helpers.
 
 from __future__ import annotations
 
-from streamlab.catalog import DATABASES, attach_catalog, create_databases, register_table
+from streamlab.checks.verify import verify_lab
 from streamlab.errors import StreamlabError
-from streamlab.generator import GeneratorConfig, generate
-from streamlab.helpers import (
+from streamlab.ingest.helpers import (
     create_watermarked_stream,
     create_windowed_aggregation,
     monitor_watermark,
 )
-from streamlab.java import find_java
-from streamlab.paths import LabPaths
-from streamlab.provision import setup_lab
-from streamlab.session import lab_session
-from streamlab.sources import parse_time, read_source
-from streamlab.verify import verify_lab
+from streamlab.ingest.sources import parse_time, read_source
+from streamlab.lab.catalog import DATABASES, attach_catalog, create_databases, register_table
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import GeneratorConfig, generate
+from streamlab.raw.provision import setup_lab
+from streamlab.spark.java import find_java
+from streamlab.spark.session import lab_session
 
 __version__ = "0.1.0"
 

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 
 from streamlab.cli._common import JsonOpt, RootOpt, emit, err_console, lab_paths
-from streamlab.cluster import ClusterConfig, cluster_status, start_cluster, stop_cluster
-from streamlab.connect import (
+from streamlab.spark.cluster import ClusterConfig, cluster_status, start_cluster, stop_cluster
+from streamlab.spark.connect import (
     DEFAULT_PORT,
     ConnectConfig,
     connect_status,

@@ -11,16 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamlab import report as charts
+from streamlab.analysis import report as charts
+from streamlab.analysis.experiments import DEFAULT_DELAYS, Outcome, compare_windows, sweep
 from streamlab.cli._common import JsonOpt, RootOpt, emit, lab_paths, status
 from streamlab.cli.explain import build_config
 from streamlab.durations import describe, to_millis
 from streamlab.errors import LabNotReadyError, StreamlabError
-from streamlab.experiments import DEFAULT_DELAYS, Outcome, compare_windows, sweep
-from streamlab.landing import read_lab
+from streamlab.lab.paths import LabPaths
 from streamlab.model import Rows, Trigger, simulate
 from streamlab.model.landed import load_source
-from streamlab.paths import LabPaths
+from streamlab.raw.landing import read_lab
 
 WatermarkOpt = Annotated[str | None, typer.Option("--watermark", help="Watermark delay [10m].")]
 WindowOpt = Annotated[str | None, typer.Option("--window", help="Window size [5m].")]
@@ -115,8 +115,8 @@ def register(app: typer.Typer) -> None:
         points = sweep(events, wanted, base, times)
         confirmed = []
         if checks:
-            from streamlab.confirm import confirm as run_confirm
-            from streamlab.session import lab_session
+            from streamlab.checks.confirm import confirm as run_confirm
+            from streamlab.spark.session import lab_session
 
             with status("Confirming with Spark...", show=not json):
                 spark = lab_session(paths.root)

@@ -23,10 +23,10 @@ from streamlab.cli._common import (
 )
 from streamlab.durations import to_millis
 from streamlab.errors import StreamlabError
-from streamlab.generator import GeneratorConfig, parse_base_time
-from streamlab.landing import read_lab
-from streamlab.paths import LabPaths
-from streamlab.provision import SetupResult, setup_lab
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import GeneratorConfig, parse_base_time
+from streamlab.raw.landing import read_lab
+from streamlab.raw.provision import SetupResult, setup_lab
 
 
 def _seconds(value: str | None, option: str) -> int | None:
@@ -146,7 +146,7 @@ def setup(
     """
     paths = lab_paths(root)
     if reset:
-        from streamlab.provision import reset_lab
+        from streamlab.raw.provision import reset_lab
 
         paths.ensure_writable()
         reset_lab(paths)
@@ -171,7 +171,7 @@ def setup(
     )
     spark = None
     if master or remote:
-        from streamlab.session import lab_session
+        from streamlab.spark.session import lab_session
 
         spark = lab_session(paths.root, master=master, remote=remote)
     with progress_bar("Generating batches", 3 * cfg.batches, show=not json) as progress:
@@ -258,8 +258,8 @@ def verify(
     root: RootOpt = None, master: MasterOpt = None, remote: RemoteOpt = None, json: JsonOpt = False
 ) -> None:
     """Run Step 6 of the guide: read the lab back through Spark and check it; exit 1 if not ok."""
-    from streamlab.session import lab_session
-    from streamlab.verify import verify_lab
+    from streamlab.checks.verify import verify_lab
+    from streamlab.spark.session import lab_session
 
     paths = lab_paths(root)
     if read_lab(paths) is None:
@@ -285,7 +285,7 @@ def sql(
     """Run SQL against the lab's databases; --json prints a list of row objects."""
     from pyspark.errors import PySparkException
 
-    from streamlab.session import lab_session
+    from streamlab.spark.session import lab_session
 
     paths = lab_paths(root)
     spark = lab_session(paths.root, master=master, remote=remote)

@@ -27,10 +27,10 @@ from streamlab.cli._common import (
 )
 from streamlab.durations import to_millis
 from streamlab.errors import StreamlabError
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
 from streamlab.pipelines.config import PipelineConfig, Trigger
 from streamlab.pipelines.registry import PIPELINES
-from streamlab.runner import RunResult
+from streamlab.run.runner import RunResult
 
 PipelinesArg = Annotated[
     list[str] | None,
@@ -138,7 +138,7 @@ def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
     """
     import os
 
-    from streamlab.session import default_config
+    from streamlab.spark.session import default_config
 
     java = default_config(paths, os.cpu_count() or 2)["spark.driver.extraJavaOptions"]
     return {
@@ -159,8 +159,8 @@ def _run(
     reset: bool,
     show: bool,
 ) -> RunResult:
-    from streamlab.runner import run_pipelines
-    from streamlab.session import lab_session
+    from streamlab.run.runner import run_pipelines
+    from streamlab.spark.session import lab_session
 
     with status("Starting Spark...", show=show):
         spark = lab_session(
@@ -310,14 +310,14 @@ def lab(
     """Run the whole lab: set up if needed, every pipeline, verification, summary."""
     started = time.monotonic()
     from streamlab.cli.lab import generator_config
-    from streamlab.landing import read_lab
-    from streamlab.provision import setup_lab
+    from streamlab.raw.landing import read_lab
+    from streamlab.raw.provision import setup_lab
 
     paths = lab_paths(root)
     setup = None
     if read_lab(paths) is None or reset:
         if reset:
-            from streamlab.provision import reset_lab
+            from streamlab.raw.provision import reset_lab
 
             paths.ensure_writable()
             reset_lab(paths)
@@ -340,8 +340,8 @@ def lab(
         reset=False,
         show=not json,
     )
-    from streamlab.session import lab_session
-    from streamlab.verify import verify_lab
+    from streamlab.checks.verify import verify_lab
+    from streamlab.spark.session import lab_session
 
     spark = lab_session(
         paths.root, master=master, remote=remote, config=pipeline_session_config(paths)
@@ -379,8 +379,8 @@ def status_command(
     root: RootOpt = None, master: MasterOpt = None, remote: RemoteOpt = None, json: JsonOpt = False
 ) -> None:
     """Per pipeline: last batch, watermark, state (Spark's state readers) and table rows."""
-    from streamlab.session import lab_session
-    from streamlab.status import lab_status
+    from streamlab.run.status import lab_status
+    from streamlab.spark.session import lab_session
 
     paths = lab_paths(root)
     if not paths.checkpoints.is_dir():
@@ -430,8 +430,8 @@ def doctor(
     json: JsonOpt = False,
 ) -> None:
     """Read the progress log and diagnose the guide's troubleshooting cases."""
-    from streamlab.doctor import Thresholds, diagnose_log
-    from streamlab.progress import progress_log
+    from streamlab.run.doctor import Thresholds, diagnose_log
+    from streamlab.run.progress import progress_log
 
     paths = lab_paths(root)
     if not 0 < late_share <= 1:
@@ -467,9 +467,9 @@ def reset(
     json: JsonOpt = False,
 ) -> None:
     """Remove pipelines' checkpoints and table data, so their next run starts over."""
-    from streamlab.lock import RootLock, command_line
+    from streamlab.lab.lock import RootLock, command_line
     from streamlab.pipelines.registry import LATE_TABLE, queries_of, select_pipelines
-    from streamlab.runner import reset_pipelines
+    from streamlab.run.runner import reset_pipelines
 
     paths = lab_paths(root)
     chosen = [p for p in select_pipelines(pipelines) if p in pipelines]

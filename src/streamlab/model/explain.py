@@ -14,11 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from streamlab.durations import describe
+from streamlab.lab.paths import LabPaths
 from streamlab.model import dedup as D
 from streamlab.model import join as J
 from streamlab.model.landed import load_inputs
 from streamlab.model.simulate import ModelConfig, Result, simulate
-from streamlab.paths import LabPaths
 
 
 def iso(ms: int) -> str:

@@ -17,11 +17,11 @@ import orjson
 import pandas as pd
 
 from streamlab.errors import LabNotReadyError, StreamlabError
-from streamlab.landing import landed_batches
+from streamlab.ingest.quarantine import QuarantineConfig, classify_line
+from streamlab.ingest.schemas import TIME_COLUMNS
+from streamlab.lab.paths import LabPaths
 from streamlab.model.events import Rows
-from streamlab.paths import LabPaths
-from streamlab.quarantine import QuarantineConfig, classify_line
-from streamlab.schemas import TIME_COLUMNS
+from streamlab.raw.landing import landed_batches
 
 _KEY_AND_GROUP = {
     "events": ("event_id", "event_type"),
@@ -52,7 +52,7 @@ def parse_times(
 def load_source(paths: LabPaths, source: str, quarantine: QuarantineConfig | None = None) -> Rows:
     """Return the usable rows of every landed batch of ``source``, in batch and file order.
 
-    Lines the pipelines quarantine (:mod:`streamlab.quarantine`) are left out, by the same
+    Lines the pipelines quarantine (:mod:`streamlab.ingest.quarantine`) are left out, by the same
     rules, so the model sees exactly the records Spark's queries see.
     """
     cfg = quarantine or QuarantineConfig()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamlab.errors import StreamlabError
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
 
 
 def check_guide_root(paths: LabPaths) -> None:
@@ -26,7 +26,7 @@ def guide_notebook(as_written: bool = False) -> Path:
     from importlib import resources
 
     name = "day17_setup_as_written.py" if as_written else "day17_setup.py"
-    resource = resources.files("streamlab").joinpath(f"notebooks/{name}")
+    resource = resources.files("streamlab").joinpath(f"resources/notebooks/{name}")
     path = Path(str(resource))
     if not path.is_file():
         raise StreamlabError(f"the guide notebook {name} is missing from this installation")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamlab.errors import StreamlabError
-from streamlab.paths import DEFAULT_ROOT
+from streamlab.lab.paths import DEFAULT_ROOT
 
 _GUIDE = re.compile(
     r"(?<![\w/.:-])(?:dbfs:|file:|/dbfs)?" + re.escape(DEFAULT_ROOT) + r"(?![\w.-])"

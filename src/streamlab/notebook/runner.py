@@ -27,7 +27,8 @@ from pathlib import Path
 from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from streamlab.catalog import attach_catalog, database_path, uses_lab_catalog
+from streamlab.lab.catalog import attach_catalog, database_path, uses_lab_catalog
+from streamlab.lab.paths import LabPaths
 from streamlab.notebook.dbutils import DBUtils, NotebookExit
 from streamlab.notebook.display import Display
 from streamlab.notebook.magics import fs_command, pip_status, resolve_run_target
@@ -35,7 +36,6 @@ from streamlab.notebook.parse import Cell, Notebook, load_notebook
 from streamlab.notebook.paths import PathMapper
 from streamlab.notebook.results import CellResult, RunListener, RunResult, Status
 from streamlab.notebook.sql import database_created, split_sql
-from streamlab.paths import LabPaths
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -232,7 +232,7 @@ class NotebookRunner:
         """Run one statement; a bare ``CREATE DATABASE`` makes a database of the lab's warehouse.
 
         The lab's catalog keeps each database as ``<root>/warehouse/<name>.db`` (see
-        :mod:`streamlab.catalog`), so the database gets that location, and one the session
+        :mod:`streamlab.lab.catalog`), so the database gets that location, and one the session
         already knows from another lab root is re-pointed there, as every streamlab session does.
         """
         database = database_created(statement)
@@ -323,11 +323,11 @@ def notebook_session(
     """Yield the lab's Spark session; stop it afterwards only if this call started it.
 
     ``master`` and ``remote`` choose a cluster or a Spark Connect server, as for
-    :func:`streamlab.session.lab_session`.
+    :func:`streamlab.spark.session.lab_session`.
     """
     from pyspark.sql import SparkSession
 
-    from streamlab.session import lab_session
+    from streamlab.spark.session import lab_session
 
     existing = SparkSession.getActiveSession()
     spark = lab_session(root, master=master, remote=remote)

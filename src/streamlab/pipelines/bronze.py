@@ -35,7 +35,7 @@ def with_origin(df: DataFrame) -> DataFrame:
 def bronze_events(raw: DataFrame, cfg: PipelineConfig) -> DataFrame:
     """Return the raw events with their origin and a watermark on ``event_time``.
 
-    ``raw`` is :func:`streamlab.sources.read_source` of ``events`` (times already parsed).
+    ``raw`` is :func:`streamlab.ingest.sources.read_source` of ``events`` (times already parsed).
 
     >>> bronze = bronze_events(read_source(spark, paths, "events"),
     ...                        PipelineConfig())  # doctest: +SKIP

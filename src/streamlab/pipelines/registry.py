@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamlab.errors import StreamlabError
-from streamlab.paths import SOURCES, LabPaths
+from streamlab.ingest.quarantine import QuarantineConfig, bad_records, classify, read_lines
+from streamlab.ingest.sources import read_source
+from streamlab.lab.paths import SOURCES, LabPaths
 from streamlab.pipelines.bronze import bronze_events
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.dedup import deduplicate
 from streamlab.pipelines.join import ad_clicks, ad_ctr
 from streamlab.pipelines.windows import sliding_windows, tumbling_windows
-from streamlab.quarantine import QuarantineConfig, bad_records, classify, read_lines
-from streamlab.sources import read_source
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

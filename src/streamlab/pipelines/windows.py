@@ -42,7 +42,7 @@ def window_aggregates(deduped: DataFrame, size_ms: int, slide_ms: int | None = N
     grouped = deduped.groupBy(window.alias("window"), F.col("event_type"))
     aggregated = grouped.agg(
         # count first: the aggregation state stores its buffer first, which open_window_counts
-        # in streamlab.pipelines.late reads back.
+        # in streamlab.run.late reads back.
         F.count(F.lit(1)).alias("event_count"),
         F.sum("value").alias("value_sum"),
         F.avg("value").alias("value_avg"),

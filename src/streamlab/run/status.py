@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from streamlab.catalog import table_ref
-from streamlab.paths import LabPaths
-from streamlab.pipelines.accounting import state_operators, state_rows
-from streamlab.pipelines.checkpoint import committed_batches, planned_batches, read_offsets
-from streamlab.pipelines.late import captured_batches
+from streamlab.lab.catalog import table_ref
+from streamlab.lab.paths import LabPaths
 from streamlab.pipelines.registry import LATE_TABLE, PIPELINES, queries_of
-from streamlab.pipelines.tables import row_count
+from streamlab.run.accounting import state_operators, state_rows
+from streamlab.run.checkpoint import committed_batches, planned_batches, read_offsets
+from streamlab.run.late import captured_batches
+from streamlab.run.tables import row_count
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -108,7 +108,9 @@ def lab_status(spark: SparkSession | None, paths: LabPaths) -> list[PipelineStat
                     seen.add(op_id)
                     query.operators.append(
                         OperatorStatus(
-                            op_id, name, int(op["numPartitions"]),
+                            op_id,
+                            name,
+                            int(op["numPartitions"]),
                             state_rows(spark, ckpt, op_id, name),
                         )
                     )

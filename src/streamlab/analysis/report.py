@@ -32,8 +32,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
+from streamlab.analysis.experiments import Outcome
 from streamlab.durations import describe
-from streamlab.experiments import Outcome
 from streamlab.model import Result
 from streamlab.model.dedup import DUPLICATE
 from streamlab.model.watermark import (

@@ -3,7 +3,7 @@
 The guide's ``spark.readStream.format("json").load(path)`` fails twice: a streaming file
 source needs a schema, and a plain load of ``events/`` does not read the ``batch_NNNN/``
 subfolders. These readers match every landed batch, parse each line with the source's schema
-and keep only the records the quarantine accepts (:mod:`streamlab.quarantine`): the others
+and keep only the records the quarantine accepts (:mod:`streamlab.ingest.quarantine`): the others
 go to ``streaming_bronze.bad_records`` instead of breaking or silently skewing a query.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from streamlab.paths import LabPaths
-from streamlab.quarantine import QuarantineConfig, classify, read_lines, valid_records
-from streamlab.schemas import parse_time
+from streamlab.ingest.quarantine import QuarantineConfig, classify, read_lines, valid_records
+from streamlab.ingest.schemas import parse_time
+from streamlab.lab.paths import LabPaths
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

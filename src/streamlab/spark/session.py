@@ -15,8 +15,8 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from streamlab.errors import StreamlabError
-from streamlab.java import ensure_java
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
+from streamlab.spark.java import ensure_java
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -97,7 +97,7 @@ def lab_session(
     cores = os.cpu_count() or 2
     settings = default_config(paths, cores)
     if master and not remote and master.startswith("spark://"):
-        from streamlab.cluster import check_master, driver_settings
+        from streamlab.spark.cluster import check_master, driver_settings
 
         check_master(master)  # Spark would retry a missing master for a minute
         settings.update(driver_settings(master))
@@ -107,7 +107,7 @@ def lab_session(
     if active is not None and remote is None and master is None:
         spark = active
     elif remote:
-        from streamlab.connect import check_remote
+        from streamlab.spark.connect import check_remote
 
         check_remote(remote)  # the Connect client would retry a missing server for minutes
         spark = _connect_session(remote, app_name)
@@ -116,11 +116,11 @@ def lab_session(
     else:
         spark = _local_session(master or f"local[{cores}]", app_name, settings)
         if master and master.startswith("spark://"):
-            from streamlab.cluster import wait_for_executors
+            from streamlab.spark.cluster import wait_for_executors
 
             wait_for_executors(spark, master)
     if attach:
-        from streamlab.catalog import attach_catalog
+        from streamlab.lab.catalog import attach_catalog
 
         attach_catalog(spark, paths)
     return spark

@@ -14,16 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamlab.catalog import register_table, table_ref
-from streamlab.checkpoint_guard import check_checkpoint, repair_after_kill
 from streamlab.errors import LabNotReadyError, StreamlabError
-from streamlab.landing import landed_batches
-from streamlab.lock import RootLock, command_line
-from streamlab.paths import CHECKPOINTS, LabPaths
-from streamlab.pipelines.accounting import Accounting, open_window_counts
-from streamlab.pipelines.checkpoint import committed_batches, planned_batches, read_offsets
+from streamlab.ingest.quarantine import QuarantineConfig
+from streamlab.lab.catalog import register_table, table_ref
+from streamlab.lab.lock import RootLock, command_line
+from streamlab.lab.paths import CHECKPOINTS, LabPaths
 from streamlab.pipelines.config import PipelineConfig, Trigger
-from streamlab.pipelines.late import LATE_SCHEMA, capture_late, captured_batches
 from streamlab.pipelines.registry import (
     LATE_TABLE,
     TUMBLING,
@@ -31,8 +27,12 @@ from streamlab.pipelines.registry import (
     queries_of,
     select_pipelines,
 )
-from streamlab.pipelines.tables import column_sum, row_count
-from streamlab.progress import (
+from streamlab.raw.landing import landed_batches
+from streamlab.run.accounting import Accounting, open_window_counts
+from streamlab.run.checkpoint import committed_batches, planned_batches, read_offsets
+from streamlab.run.checkpoint_guard import check_checkpoint, repair_after_kill
+from streamlab.run.late import LATE_SCHEMA, capture_late, captured_batches
+from streamlab.run.progress import (
     OUTPUT_METRIC,
     Observer,
     ProgressRecorder,
@@ -42,7 +42,7 @@ from streamlab.progress import (
     progress_log,
     read_progress,
 )
-from streamlab.quarantine import QuarantineConfig
+from streamlab.run.tables import column_sum, row_count
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -181,7 +181,7 @@ def run_pipelines(
     """Run ``pipelines`` (default: all) on the lab at ``paths`` and return what they did.
 
     Args:
-        spark: the lab session (:func:`streamlab.session.lab_session`).
+        spark: the lab session (:func:`streamlab.spark.session.lab_session`).
         paths: the lab root.
         pipelines: names from :data:`streamlab.pipelines.registry.PIPELINES`.
         config: watermark delays and windows; the defaults are the guide's.

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from streamlab.errors import StreamlabError
-from streamlab.java import ensure_java
+from streamlab.spark.java import ensure_java
 
 LOOPBACK = "127.0.0.1"
 """The only address streamlab's processes bind to."""

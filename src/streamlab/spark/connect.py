@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from streamlab.daemons import (
+from streamlab.errors import StreamlabError
+from streamlab.lab.paths import LabPaths
+from streamlab.spark.daemons import (
     LOOPBACK,
     alive,
     daemon_env,
@@ -36,8 +38,6 @@ from streamlab.daemons import (
     stop,
     write_state,
 )
-from streamlab.errors import StreamlabError
-from streamlab.paths import LabPaths
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 DEFAULT_PORT = 15002
@@ -83,8 +83,8 @@ def state_file(paths: LabPaths) -> Path:
 
 def server_settings(paths: LabPaths, master: str | None) -> dict[str, str]:
     """Return the Spark settings of the lab's Connect server."""
-    from streamlab.cluster import driver_settings
-    from streamlab.session import default_config
+    from streamlab.spark.cluster import driver_settings
+    from streamlab.spark.session import default_config
 
     settings = default_config(paths, os.cpu_count() or 2)
     settings.update(
@@ -114,7 +114,7 @@ def start_connect_server(
         return current
     require_free({"Spark Connect server": cfg.port}, "--port")
     if cfg.master:
-        from streamlab.cluster import check_master
+        from streamlab.spark.cluster import check_master
 
         check_master(cfg.master)
     paths.ensure_writable()

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from streamlab.daemons import (
+from streamlab.errors import StreamlabError
+from streamlab.lab.paths import LabPaths
+from streamlab.spark.daemons import (
     LOOPBACK,
     Daemon,
     alive,
@@ -36,8 +38,6 @@ from streamlab.daemons import (
     stop,
     write_state,
 )
-from streamlab.errors import StreamlabError
-from streamlab.paths import LabPaths
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

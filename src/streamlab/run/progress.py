@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.streaming.listener import StreamingQueryListener
 
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

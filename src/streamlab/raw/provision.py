@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from streamlab.catalog import DATABASES, create_databases, database_path
 from streamlab.errors import StreamlabError
-from streamlab.generator import GeneratorConfig, generate
-from streamlab.landing import land, landed_batches, read_lab, write_lab
-from streamlab.lock import RootLock, command_line
-from streamlab.paths import CHECKPOINTS, SOURCES, LabPaths
+from streamlab.lab.catalog import DATABASES, create_databases, database_path
+from streamlab.lab.lock import RootLock, command_line
+from streamlab.lab.paths import CHECKPOINTS, SOURCES, LabPaths
+from streamlab.raw.generator import GeneratorConfig, generate
+from streamlab.raw.landing import land, landed_batches, read_lab, write_lab
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

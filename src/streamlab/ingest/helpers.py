@@ -18,9 +18,9 @@ from pyspark.sql import functions as F
 
 from streamlab.durations import Duration, spark_interval, to_millis
 from streamlab.errors import StreamlabError
-from streamlab.landing import DATA_GLOB
-from streamlab.schemas import SCHEMAS
-from streamlab.sources import parse_time
+from streamlab.ingest.schemas import SCHEMAS
+from streamlab.ingest.sources import parse_time
+from streamlab.raw.landing import DATA_GLOB
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -2,7 +2,7 @@
 
 ``input = quarantined + duplicates removed + late captured + counted in emitted windows
 + counted in windows still open in state``. Quarantined lines (bad records, see
-:mod:`streamlab.quarantine`) never reach the watermark; the others are either dropped as
+:mod:`streamlab.ingest.quarantine`) never reach the watermark; the others are either dropped as
 re-sent copies by the deduplication, dropped as late (and captured in ``late_events``), or
 counted in a window that was written to ``events_tumbling`` or is still waiting in the
 aggregation's state.

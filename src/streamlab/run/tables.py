@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from streamlab.pipelines.checkpoint import uri_to_path
+from streamlab.run.checkpoint import uri_to_path
 
 _ENTRY = re.compile(r"^(\d+)(\.compact)?$")
 
@@ -25,7 +25,8 @@ def committed_files(folder: Path) -> list[Path]:
         if not folder.is_dir():
             return []
         return sorted(
-            p for p in folder.iterdir()
+            p
+            for p in folder.iterdir()
             if p.is_file() and p.suffix == ".parquet" and not p.name.startswith((".", "_"))
         )
     ids: dict[int, Path] = {}

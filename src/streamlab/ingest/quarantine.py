@@ -28,9 +28,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType
 
 from streamlab.durations import Duration, to_millis
-from streamlab.landing import source_glob
-from streamlab.paths import LabPaths
-from streamlab.schemas import SCHEMAS, TIME_COLUMNS, parse_time
+from streamlab.ingest.schemas import SCHEMAS, TIME_COLUMNS, parse_time
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.landing import source_glob
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

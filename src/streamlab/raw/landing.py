@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from streamlab.errors import StreamlabError
-from streamlab.generator import Batch, GeneratorConfig
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
+from streamlab.raw.generator import Batch, GeneratorConfig
 
 DATA_FILE = "part-00000.json"
 MANIFEST = "_manifest.json"

@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from streamlab.catalog import table_ref
-from streamlab.checkpoint_guard import SETTINGS_FILE
+from streamlab.checks.verify import Check
 from streamlab.errors import StreamlabError
+from streamlab.ingest.quarantine import QuarantineConfig
+from streamlab.lab.catalog import table_ref
+from streamlab.lab.paths import LabPaths
 from streamlab.model import dedup as D
 from streamlab.model.events import Rows
 from streamlab.model.explain import fate_array
@@ -39,14 +41,12 @@ from streamlab.model.landed import load_source
 from streamlab.model.simulate import ModelConfig, Result, simulate
 from streamlab.model.watermark import Trigger
 from streamlab.model.windows import WindowSpec
-from streamlab.paths import LabPaths
-from streamlab.pipelines.checkpoint import batch_files, committed_batches, read_offsets
 from streamlab.pipelines.config import PipelineConfig
-from streamlab.pipelines.late import captured_batches
 from streamlab.pipelines.registry import LATE_TABLE, QUERIES, TUMBLING, QuerySpec
-from streamlab.progress import latest_by_batch, progress_log, read_progress
-from streamlab.quarantine import QuarantineConfig
-from streamlab.verify import Check
+from streamlab.run.checkpoint import batch_files, committed_batches, read_offsets
+from streamlab.run.checkpoint_guard import SETTINGS_FILE
+from streamlab.run.late import captured_batches
+from streamlab.run.progress import latest_by_batch, progress_log, read_progress
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from streamlab.errors import LabNotReadyError
-from streamlab.progress import EPOCH, latest_by_batch, read_progress
+from streamlab.run.progress import EPOCH, latest_by_batch, read_progress
 
 JOIN_OPERATOR = "symmetricHashJoin"
 

@@ -38,8 +38,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from streamlab.pipelines.checkpoint import batch_files, committed_batches, late_watermark
-from streamlab.quarantine import QuarantineConfig, classify
+from streamlab.ingest.quarantine import QuarantineConfig, classify
+from streamlab.run.checkpoint import batch_files, committed_batches, late_watermark
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

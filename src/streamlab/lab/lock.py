@@ -1,6 +1,6 @@
 """One writer per lab root: a second run refuses instead of corrupting checkpoints.
 
-The lock is an ``flock`` on ``<root>/.streamlab.lock``, which the kernel releases when its
+The lock is an ``flock`` on ``<root>/.streamlab.lab.lock``, which the kernel releases when its
 process ends, however it ends: a lock file left by a killed run is not held, so it is detected
 as stale and taken over. The file records who holds it, for the message a second run prints.
 """
@@ -19,9 +19,9 @@ from types import TracebackType
 from typing import IO, Any
 
 from streamlab.errors import StreamlabError
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
 
-LOCK_FILE = ".streamlab.lock"
+LOCK_FILE = ".streamlab.lab.lock"
 _HELD: dict[Path, int] = {}
 """Roots this process holds, with how many nested holds: a writer may call another writer."""
 

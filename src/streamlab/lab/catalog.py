@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streamlab.paths import LabPaths
+from streamlab.lab.paths import LabPaths
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -29,7 +29,7 @@ DATABASES = ("streaming_bronze", "streaming_silver", "streaming_gold")
 """The guide's Step 1 databases: raw arrivals, clean data, data for consumers."""
 
 TABLE_MARKER = "_table.json"
-_ROOT_KEY = "streamlab.catalog.root"
+_ROOT_KEY = "streamlab.lab.catalog.root"
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from streamlab.ingest.sources import read_source
+from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, Result
-from streamlab.paths import LabPaths
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.windows import tumbling_windows
-from streamlab.sources import read_source
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

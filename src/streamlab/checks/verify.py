@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from streamlab.catalog import DATABASES, attach_catalog, table_ref
 from streamlab.errors import LabNotReadyError
-from streamlab.landing import DATA_FILE, landed_batches, read_lab, read_manifests
-from streamlab.paths import CHECKPOINTS, SOURCES, LabPaths
-from streamlab.quarantine import REASONS, bad_records, classify, read_lines, valid_records
-from streamlab.schemas import SCHEMAS
+from streamlab.ingest.quarantine import REASONS, bad_records, classify, read_lines, valid_records
+from streamlab.ingest.schemas import SCHEMAS
+from streamlab.lab.catalog import DATABASES, attach_catalog, table_ref
+from streamlab.lab.paths import CHECKPOINTS, SOURCES, LabPaths
+from streamlab.raw.landing import DATA_FILE, landed_batches, read_lab, read_manifests
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -48,9 +48,9 @@ class VerifyReport:
     checkpoints: dict[str, bool]
     samples: dict[str, list[dict[str, Any]]]
     model: dict[str, Any] = field(default_factory=dict)
-    """After a run: what Spark did next to what the model expected (streamlab.groundtruth)."""
+    """After a run: what Spark did next to what the model expected (:mod:`.groundtruth`)."""
     quarantine: dict[str, int] = field(default_factory=dict)
-    """Lines that are not usable records, by reason (see :mod:`streamlab.quarantine`)."""
+    """Lines that are not usable records, by reason (see :mod:`streamlab.ingest.quarantine`)."""
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -151,7 +151,7 @@ def verify_lab(spark: SparkSession, paths: LabPaths) -> VerifyReport:
     _check(report, cfg_batches=cfg.batches, cfg=cfg.to_dict(), paths=paths)
     _check_quarantine(report, quarantined, paths)
     _check_bad_records_table(spark, report, paths)
-    from streamlab.groundtruth import compare_with_model
+    from streamlab.checks.groundtruth import compare_with_model
 
     truth = compare_with_model(spark, paths)
     report.model = {k: v for k, v in truth.to_dict().items() if k not in ("checks", "root")}

@@ -1,0 +1,1 @@
+"""What a watermark costs: sweeps, window comparisons, charts and the HTML report."""
