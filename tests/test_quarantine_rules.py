@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
-from streamlab.ingest.quarantine import QuarantineConfig, classify, classify_line
+from streamlab.ingest.quarantine import QuarantineConfig, classify
+from streamlab.ingest.rules import classify_line
 from streamlab.ingest.schemas import SCHEMAS
 
 GOOD_TIMES = st.sampled_from(

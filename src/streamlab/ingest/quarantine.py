@@ -17,33 +17,19 @@ and static frames alike.
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType
+from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from streamlab.durations import Duration, to_millis
-from streamlab.ingest.schemas import SCHEMAS, TIME_COLUMNS, parse_time
+from streamlab.ingest.rules import REASONS, REQUIRED, QuarantineConfig, time_columns
+from streamlab.ingest.schemas import SCHEMAS, parse_time
 from streamlab.lab.paths import LabPaths
 from streamlab.raw.landing import source_glob
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-REASONS = ("malformed_json", "missing_field", "bad_timestamp", "clock_skew")
-"""Why a line is not a record, in the order they are checked."""
-
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "events": ("event_id", "event_time"),
-    "impressions": ("impression_id", "impression_time"),
-    "clicks": ("click_id", "impression_id", "click_time"),
-}
-"""Fields without which a record is quarantined."""
 
 BAD_RECORDS = StructType(
     [
@@ -57,24 +43,18 @@ BAD_RECORDS = StructType(
 )
 """The schema of ``streaming_bronze.bad_records``."""
 
+__all__ = [
+    "BAD_RECORDS",
+    "REASONS",
+    "QuarantineConfig",
+    "bad_records",
+    "classify",
+    "read_lines",
+    "valid_records",
+]
+
 _CORRUPT = "_corrupt_record"
 _BATCH_IN_PATH = r"batch_(\d+)"
-
-
-@dataclass(frozen=True)
-class QuarantineConfig:
-    """How strict the quarantine is."""
-
-    max_skew_ms: int | None = 300_000
-    """How far an event's time may run ahead of its processing time before it is quarantined
-    as clock skew; ``None`` turns the guard off."""
-
-    @classmethod
-    def of(cls, max_skew: Duration | None) -> QuarantineConfig:
-        """Return the settings for a skew bound such as ``"5 minutes"``; ``None`` for no guard."""
-        if max_skew is None:
-            return cls(max_skew_ms=None)
-        return cls(max_skew_ms=to_millis(max_skew, what="--max-skew"))
 
 
 def read_lines(
@@ -119,8 +99,7 @@ def classify(lines: DataFrame, source: str, cfg: QuarantineConfig | None = None)
     flat = parsed.select(
         "raw", "source_file", "batch", *fields, F.col(f"_record.{_CORRUPT}").alias(_CORRUPT)
     )
-    time_column = TIME_COLUMNS[source]
-    times = [time_column, "processing_time"] if source == "events" else [time_column]
+    times = time_columns(source)
     typed = flat
     for column in times:
         typed = typed.withColumn(f"_{column}_text", F.col(column)).withColumn(
@@ -194,68 +173,3 @@ def bad_records(classified: DataFrame, source: str) -> DataFrame:
         "reason",
         "detail",
     )
-
-
-# --- the same rules in plain Python, for the model --------------------------------------------
-
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-_NON_NUMERIC = {"NaN", "Infinity", "+Infinity", "-Infinity", "+INF", "-INF", "INF"}
-
-
-def _spark_string(value: object) -> str | None:
-    """Return what Spark's JSON reader makes of ``value`` for a string field."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    # Any other JSON value is kept as its JSON text (JacksonParser, StringType converter).
-    return json.dumps(value, separators=(",", ":"))
-
-
-def parse_time_text(text: str | None) -> int | None:
-    """Return epoch milliseconds for ``yyyy-MM-dd HH:mm:ss`` text, or ``None`` as Spark would."""
-    if text is None or not _TIME.fullmatch(text):
-        return None
-    try:
-        moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return int(moment.timestamp()) * 1000
-
-
-def classify_line(source: str, line: str, cfg: QuarantineConfig | None = None) -> str | None:
-    """Return why ``line`` is quarantined (a reason of :data:`REASONS`), or ``None`` if usable.
-
-    The same rules as :func:`classify`, for code that reads the landed files without Spark.
-    Blank lines are not records; callers skip them.
-
-    >>> classify_line("clicks", '{"click_id":"C1","impression_id":"I1","click_time":"noon"}')
-    'bad_timestamp'
-    """
-    cfg = cfg or QuarantineConfig()
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return "malformed_json"
-    if not isinstance(record, dict):
-        return "malformed_json"
-    for f in SCHEMAS[source].fields:
-        value = record.get(f.name)
-        if isinstance(f.dataType, DoubleType) and value is not None:
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            if not numeric and not (isinstance(value, str) and value in _NON_NUMERIC):
-                return "malformed_json"
-    texts = {f.name: _spark_string(record.get(f.name)) for f in SCHEMAS[source].fields}
-    if any(texts[name] is None for name in REQUIRED[source]):
-        return "missing_field"
-    times = (
-        [TIME_COLUMNS[source], "processing_time"] if source == "events" else [TIME_COLUMNS[source]]
-    )
-    parsed = {t: parse_time_text(texts[t]) for t in times}
-    if any(texts[t] is not None and parsed[t] is None for t in times):
-        return "bad_timestamp"
-    if source == "events" and cfg.max_skew_ms is not None:
-        event, processing = parsed["event_time"], parsed["processing_time"]
-        if event is not None and processing is not None and event - processing > cfg.max_skew_ms:
-            return "clock_skew"
-    return None

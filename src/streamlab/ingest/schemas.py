@@ -10,47 +10,26 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-TIME_FORMAT = "yyyy-MM-dd HH:mm:ss"
-"""How event_time, processing_time, impression_time and click_time are written (UTC)."""
+from streamlab.ingest.rules import FIELDS, TIME_COLUMNS, TIME_FORMAT
 
-EVENTS = StructType(
-    [
-        StructField("event_id", StringType()),
-        StructField("user_id", StringType()),
-        StructField("event_type", StringType()),
-        StructField("value", DoubleType()),
-        StructField("event_time", StringType()),
-        StructField("processing_time", StringType()),
-    ]
-)
-IMPRESSIONS = StructType(
-    [
-        StructField("impression_id", StringType()),
-        StructField("ad_id", StringType()),
-        StructField("user_id", StringType()),
-        StructField("impression_time", StringType()),
-    ]
-)
-CLICKS = StructType(
-    [
-        StructField("click_id", StringType()),
-        StructField("impression_id", StringType()),
-        StructField("click_time", StringType()),
-    ]
-)
+_TYPES = {"string": StringType(), "double": DoubleType()}
 
-SCHEMAS: dict[str, StructType] = {"events": EVENTS, "impressions": IMPRESSIONS, "clicks": CLICKS}
-"""Schema of each generated source, by folder name."""
-
-TIME_COLUMNS: dict[str, str] = {
-    "events": "event_time",
-    "impressions": "impression_time",
-    "clicks": "click_time",
+SCHEMAS: dict[str, StructType] = {
+    source: StructType([StructField(name, _TYPES[kind]) for name, kind in fields])
+    for source, fields in FIELDS.items()
 }
-"""The event-time column of each source."""
+"""Schema of each generated source, by folder name (see :data:`.rules.FIELDS`)."""
+EVENTS, IMPRESSIONS, CLICKS = SCHEMAS["events"], SCHEMAS["impressions"], SCHEMAS["clicks"]
 
-KEYS: dict[str, str] = {"events": "event_id", "impressions": "impression_id", "clicks": "click_id"}
-"""The identifying column of each source."""
+__all__ = [
+    "CLICKS",
+    "EVENTS",
+    "IMPRESSIONS",
+    "SCHEMAS",
+    "TIME_COLUMNS",
+    "TIME_FORMAT",
+    "parse_time",
+]
 
 
 def parse_time(column: str | Column) -> Column:

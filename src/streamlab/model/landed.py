@@ -17,8 +17,7 @@ import orjson
 import pandas as pd
 
 from streamlab.errors import LabNotReadyError, StreamlabError
-from streamlab.ingest.quarantine import QuarantineConfig, classify_line
-from streamlab.ingest.schemas import TIME_COLUMNS
+from streamlab.ingest.rules import TIME_COLUMNS, QuarantineConfig, classify_line
 from streamlab.lab.paths import LabPaths
 from streamlab.model.events import Rows
 from streamlab.raw.landing import landed_batches
