@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,20 +10,10 @@ import pytest
 from pyspark.sql import SparkSession
 
 from streamlab.lab.paths import LabPaths
-from streamlab.raw.generator import GeneratorConfig, parse_base_time
+from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
 from streamlab.spark.session import lab_session
-
-BASE_TIME = parse_base_time("2026-01-01T09:00:00")
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Return a digest of every file under ``root``, to show that nothing was touched."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+from tests.support.lab import BASE_TIME, GuideRun, run_guide_lab
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +33,15 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def guide_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> GuideRun:
+    """The guide's lab, set up and run once for the whole test run; tests only read it.
+
+    A test that needs to change a lab copies nothing from here: it sets up its own.
+    """
+    return run_guide_lab(spark, tmp_path_factory.mktemp("guide-run") / "lab")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from streamlab.lab.paths import LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
 from streamlab.run.checkpoint_guard import check_checkpoint, find_damage
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 SETTINGS = {"window_ms": 300_000, "watermark_delay_ms": 600_000, "keys": ["event_type"]}
 

@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 from typer.testing import CliRunner
 
 from streamlab.cli import app
-from tests.conftest import snapshot
+from tests.support.lab import snapshot
 
 runner = CliRunner()
 GUIDE = ["--base-time", "2026-01-01T09:00:00"]

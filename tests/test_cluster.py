@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from streamlab.spark.cluster import (
 )
 from streamlab.spark.daemons import Daemon, alive, launch, port_taken, stop, write_state
 from streamlab.spark.session import lab_session
+from tests.support.ports import closed_port, listening_port
 
 runner = CliRunner()
 
@@ -36,17 +36,8 @@ runner = CliRunner()
 @pytest.fixture
 def taken_port() -> Iterator[int]:
     """A loopback port something listens on for the test's duration."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield int(sock.getsockname()[1])
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    with listening_port() as port:
+        yield port
 
 
 def test_a_taken_port_fails_with_one_line_and_status_2(tmp_path: Path, taken_port: int) -> None:

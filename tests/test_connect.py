@@ -6,7 +6,6 @@ Starting a real server and running the lab through it is covered by tests/test_r
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,22 +18,16 @@ from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
 from streamlab.spark.connect import check_remote, server_settings, state_file
 from streamlab.spark.session import lab_session
+from tests.support.ports import closed_port, listening_port
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def taken_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield int(sock.getsockname()[1])
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port something listens on for the test's duration."""
+    with listening_port() as port:
+        yield port
 
 
 def test_an_unreachable_server_fails_within_seconds(tmp_path: Path) -> None:

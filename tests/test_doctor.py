@@ -18,7 +18,7 @@ from streamlab.raw.provision import setup_lab
 from streamlab.run.doctor import REMEDIES, Thresholds, diagnose, diagnose_log
 from streamlab.run.progress import progress_log, read_progress
 from streamlab.run.runner import run_pipelines
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 SMALL = GeneratorConfig(
     base_time=BASE_TIME,

@@ -17,7 +17,7 @@ from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, Rows
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 MIN = 60_000
 runner = CliRunner()

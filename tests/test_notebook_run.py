@@ -19,6 +19,7 @@ def _output(result: RunResult) -> str:
     return "".join(c.output or "" for c in result.cells)
 
 
+@pytest.mark.slow
 def test_fixed_guide_runs_to_setup_complete(spark: SparkSession, tmp_path: Path) -> None:
     root = tmp_path / "lab"
     # The session may know the guide's databases from another lab root: Step 1 re-points them.
@@ -283,6 +284,7 @@ def test_a_root_paths_cannot_map_to_fails_before_any_cell(
     assert not (tmp_path / "it's").exists()
 
 
+@pytest.mark.slow
 def test_cli_guide_as_written_exits_1_naming_the_cell(spark: SparkSession, tmp_path: Path) -> None:
     done = runner.invoke(app, ["notebook", "guide", "--as-written", "--root", str(tmp_path / "g")])
     assert done.exit_code == 1

@@ -18,12 +18,10 @@ from pyspark.sql import SparkSession
 
 from streamlab.lab.catalog import table_ref
 from streamlab.lab.paths import LabPaths
-from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.landing import DATA_FILE, landed_batches
-from streamlab.raw.provision import setup_lab
 from streamlab.run.checkpoint import batch_files, committed_batches, late_watermark
-from streamlab.run.runner import RunResult, run_pipelines
-from tests.conftest import BASE_TIME
+from streamlab.run.runner import RunResult
+from tests.support.lab import GuideRun
 
 DELAY_MS = 10 * 60_000
 WINDOW_MS = 5 * 60_000
@@ -73,14 +71,12 @@ def model_events(paths: LabPaths, delay_ms: int = DELAY_MS) -> Model:
     return Model(events, after, first)
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
-def ran_lab(
-    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[LabPaths, RunResult]:
-    paths = LabPaths.resolve(tmp_path_factory.mktemp("ran") / "lab")
-    setup_lab(paths, GeneratorConfig(base_time=BASE_TIME))
-    result = run_pipelines(spark, paths)
-    return paths, result
+def ran_lab(guide_run: GuideRun) -> tuple[LabPaths, RunResult]:
+    return guide_run.paths, guide_run.result
 
 
 def table(spark: SparkSession, paths: LabPaths, name: str) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from streamlab.run.progress import (
     read_progress,
 )
 from streamlab.run.runner import run_pipelines
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 PROGRESS = {
     "id": "i",

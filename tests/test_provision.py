@@ -19,7 +19,7 @@ from streamlab.raw.landing import (
     read_manifests,
 )
 from streamlab.raw.provision import setup_lab
-from tests.conftest import BASE_TIME, snapshot
+from tests.support.lab import BASE_TIME, snapshot
 
 
 def test_setup_lays_out_the_guides_folders(lab: LabPaths) -> None:

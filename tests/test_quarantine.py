@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -20,7 +21,7 @@ from streamlab.lab.paths import LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.landing import DATA_FILE
 from streamlab.raw.provision import setup_lab
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 CLICKS = [
     '{"click_id":"C1","impression_id":"I1","click_time":"2026-01-01 09:00:00"}',
@@ -128,6 +129,7 @@ def test_clock_skew_guard_keeps_on_time_data_on_time(
     assert unguarded < 400
 
 
+@pytest.mark.slow
 def test_pipelines_quarantine_exactly_what_was_injected(spark: SparkSession, lab: LabPaths) -> None:
     from streamlab.run.runner import run_pipelines
 

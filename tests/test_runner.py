@@ -16,7 +16,7 @@ from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
 from streamlab.run.checkpoint import committed_batches
 from streamlab.run.runner import run_pipelines
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 SMALL = GeneratorConfig(
     base_time=BASE_TIME,
@@ -86,6 +86,7 @@ def test_a_checkpoint_refuses_other_settings(spark: SparkSession, lab: LabPaths)
     assert again.pipelines[0].queries[0].batches[0] == 0
 
 
+@pytest.mark.slow
 def test_lab_command_runs_every_pipeline_and_closes_the_accounting(
     spark: SparkSession, lab: LabPaths
 ) -> None:

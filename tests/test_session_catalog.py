@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql.types import LongType, StructField, StructType
 
@@ -13,7 +14,7 @@ from streamlab.lab.paths import LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
 from streamlab.spark.session import ROCKSDB_PROVIDER, lab_session
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 SCHEMA = StructType([StructField("n", LongType())])
 
@@ -48,6 +49,7 @@ def test_databases_and_tables_survive_and_follow_the_root(spark: SparkSession, t
     assert ref.path.is_dir(), "re-pointing the catalog never deletes a table's files"
 
 
+@pytest.mark.slow
 def test_another_process_reads_the_tables_while_this_one_holds_them(
     spark: SparkSession, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from streamlab.raw.provision import setup_lab
 from streamlab.run.checkpoint import committed_batches, read_offsets
 from streamlab.run.runner import run_pipelines
 from streamlab.run.status import lab_status
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 
 def test_status_reads_checkpoints_state_and_tables(spark: SparkSession, lab: LabPaths) -> None:
