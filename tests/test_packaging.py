@@ -36,7 +36,7 @@ def test_the_wheel_holds_every_module_and_resource(wheel: Path) -> None:
     assert "streamlab/py.typed" in names
     assert "streamlab/resources/log4j2.properties" in names
     for module in ("cluster", "connect", "daemons", "session"):
-        assert f"streamlab/{module}.py" in names
+        assert f"streamlab/spark/{module}.py" in names
 
 
 def test_the_wheel_declares_the_command_and_its_dependencies(wheel: Path) -> None:

@@ -64,8 +64,12 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    """List the public names, imported or not."""
-    return sorted([*globals(), *_EXPORTS])
+    """List the public names, imported or not, and the package's sub-packages."""
+    return sorted({*__all__, *(n for n, v in globals().items() if _is_subpackage(v))})
+
+
+def _is_subpackage(value: object) -> bool:
+    return getattr(value, "__name__", "").startswith("streamlab.")
 
 
 __version__ = "0.1.0"
