@@ -13,6 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from streamlab.checks.compare import first_difference, side_by_side
 from streamlab.ingest.sources import read_source
 from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, Result
@@ -88,12 +89,14 @@ def confirm(
     """Compare Spark's emitted windows at ``delay_ms`` with the model's ``result`` for it."""
     expected = model_windows(result)
     got = spark_windows(spark, paths, delay_ms, replace(base, delay_ms=delay_ms).window.size_ms)
-    difference = ""
-    for key in sorted(set(expected) | set(got)):
-        if expected.get(key) != got.get(key):
-            difference = (
-                f"window starting {key[0] // 1000}s ({key[1]}): Spark {got.get(key, 'none')}, "
-                f"model {expected.get(key, 'none')}"
-            )
-            break
+    key = first_difference(got, expected)
+    difference = (
+        ""
+        if key is None
+        else side_by_side(
+            f"window starting {key[0] // 1000}s ({key[1]})",
+            got.get(key, "none"),
+            expected.get(key, "none"),
+        )
+    )
     return Confirmation(delay_ms, len(got), len(expected), not difference, difference)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from streamlab.checks.verify import Check
+from streamlab.checks.compare import Check, first_difference, side_by_side
 from streamlab.errors import StreamlabError
 from streamlab.ingest.quarantine import QuarantineConfig
 from streamlab.lab.catalog import table_ref
@@ -43,8 +43,7 @@ from streamlab.model.watermark import Trigger
 from streamlab.model.windows import WindowSpec
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.registry import LATE_TABLE, QUERIES, TUMBLING, QuerySpec
-from streamlab.run.checkpoint import batch_files, committed_batches, read_offsets
-from streamlab.run.checkpoint_guard import SETTINGS_FILE
+from streamlab.run.checkpoint import SETTINGS_FILE, batch_files, committed_batches, read_offsets
 from streamlab.run.late import captured_batches
 from streamlab.run.progress import latest_by_batch, progress_log, read_progress
 
@@ -300,13 +299,6 @@ def _read(spark: SparkSession, folder: Path, schema: str, columns: list[Any]) ->
     return spark.read.schema(schema).parquet(str(folder)).select(*columns).collect()
 
 
-def _first_difference(spark_counts: Counter[Any], model_counts: Counter[Any]) -> Any | None:
-    for key in sorted(set(spark_counts) | set(model_counts), key=str):
-        if spark_counts[key] != model_counts[key]:
-            return key
-    return None
-
-
 def _windows(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Comparison:
     from pyspark.sql import functions as F
 
@@ -330,18 +322,17 @@ def _windows(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) ->
     for r in rows:
         found.setdefault((int(r[0]), int(r[1]), str(r[2])), []).append(int(r[3]))
     spark_n, model_n = len(rows), sum(len(v) for v in model.values())
-    diff = None
-    for key in sorted(set(found) | set(model), key=lambda k: (k[0], k[1], k[2])):
-        if sorted(found.get(key, [])) != sorted(model.get(key, [])):
-            diff = key
-            break
+    for counts in (*found.values(), *model.values()):
+        counts.sort()
+    diff = first_difference(found, model)
     ok = diff is None and m.plan_ok
     detail = f"{spark_n} windows emitted by Spark, {model_n} expected by the model"
     if diff is not None:
         start, end, group = diff
-        detail += (
-            f"; first difference: window {_hm(start)}-{_hm(end)} {group}: "
-            f"Spark {_counts(found.get(diff))}, model {_counts(model.get(diff))}"
+        detail += "; first difference: " + side_by_side(
+            f"window {_hm(start)}-{_hm(end)} {group}",
+            _counts(found.get(diff)),
+            _counts(model.get(diff)),
         )
     return Comparison(spark_n, model_n, ok, detail + _plan_detail(m))
 
@@ -382,11 +373,11 @@ def _multiset(
     spark_ids: Counter[str], model_ids: Counter[str], spark_what: str, model_what: str, m: _Modelled
 ) -> Comparison:
     spark_n, model_n = sum(spark_ids.values()), sum(model_ids.values())
-    diff = _first_difference(spark_ids, model_ids)
+    diff = first_difference(spark_ids, model_ids, order=str)
     detail = f"{spark_n} {spark_what}, {model_n} {model_what}"
     if diff is not None:
-        detail += (
-            f"; first difference: event {diff}: Spark {spark_ids[diff]}, model {model_ids[diff]}"
+        detail += "; first difference: " + side_by_side(
+            f"event {diff}", spark_ids[diff], model_ids[diff]
         )
     return Comparison(spark_n, model_n, diff is None and m.plan_ok, detail + _plan_detail(m))
 
@@ -408,7 +399,7 @@ def _duplicates(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None)
     )
     spark_kept = Counter(str(r[0]) for r in table)
     spark_dups = _spark_duplicates(paths, m)
-    diff = _first_difference(spark_kept, model_kept)
+    diff = first_difference(spark_kept, model_kept, order=str)
     parts = [
         f"{'?' if spark_dups is None else spark_dups} duplicates removed by Spark "
         f"(numDroppedDuplicateRows), {model_dups} by the model",

@@ -138,7 +138,7 @@ def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
     """
     import os
 
-    from streamlab.spark.session import default_config
+    from streamlab.spark.settings import default_config
 
     java = default_config(paths, os.cpu_count() or 2)["spark.driver.extraJavaOptions"]
     return {

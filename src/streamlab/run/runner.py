@@ -29,8 +29,13 @@ from streamlab.pipelines.registry import (
 )
 from streamlab.raw.landing import landed_batches
 from streamlab.run.accounting import Accounting, open_window_counts
-from streamlab.run.checkpoint import committed_batches, planned_batches, read_offsets
-from streamlab.run.checkpoint_guard import check_checkpoint, repair_after_kill
+from streamlab.run.checkpoint import (
+    check_checkpoint,
+    committed_batches,
+    planned_batches,
+    read_offsets,
+    repair_after_kill,
+)
 from streamlab.run.late import LATE_SCHEMA, capture_late, captured_batches
 from streamlab.run.progress import (
     OUTPUT_METRIC,

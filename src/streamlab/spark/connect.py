@@ -84,7 +84,7 @@ def state_file(paths: LabPaths) -> Path:
 def server_settings(paths: LabPaths, master: str | None) -> dict[str, str]:
     """Return the Spark settings of the lab's Connect server."""
     from streamlab.spark.cluster import driver_settings
-    from streamlab.spark.session import default_config
+    from streamlab.spark.settings import default_config
 
     settings = default_config(paths, os.cpu_count() or 2)
     settings.update(
