@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from streamlab.errors import StreamlabError
+from streamlab.lab.files import atomic_write_text
 
 _ENTRY = re.compile(r"^(\d+)(\.compact)?$")
 SETTINGS_FILE = "streamlab.json"
@@ -244,10 +245,8 @@ def check_checkpoint(
             )
         return
     checkpoint.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{SETTINGS_FILE}.tmp")
     record = {"query": query or pipeline, "settings": wanted}
-    tmp.write_text(json.dumps(record, sort_keys=True, indent=2))
-    tmp.replace(file)
+    atomic_write_text(file, json.dumps(record, sort_keys=True, indent=2))
 
 
 def _show(value: Any) -> str:
