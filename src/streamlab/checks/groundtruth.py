@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,11 +36,10 @@ from streamlab.lab.catalog import table_ref
 from streamlab.lab.paths import LabPaths
 from streamlab.model import dedup as D
 from streamlab.model.events import Rows
-from streamlab.model.explain import fate_array
+from streamlab.model.fates import Fate, mask
 from streamlab.model.landed import load_source
 from streamlab.model.simulate import ModelConfig, Result, simulate
 from streamlab.model.watermark import Trigger
-from streamlab.model.windows import WindowSpec
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.registry import LATE_TABLE, QUERIES, TUMBLING, QuerySpec
 from streamlab.run.checkpoint import SETTINGS_FILE, batch_files, committed_batches, read_offsets
@@ -55,7 +54,6 @@ COMPARISONS = ("windows_emitted", "late_events", "duplicates_removed")
 
 DEDUP = "dedup"
 _BATCH = re.compile(r"/batch_(\d+)/[^/]*$")
-_DEFAULTS = PipelineConfig()
 
 
 @dataclass
@@ -206,20 +204,16 @@ def _model_run(
     committed = committed_batches(ckpt)
     if committed != list(range(len(committed))):
         raise StreamlabError(f"its commits are not numbered 0..{len(committed) - 1}")
-    settings = {k: _recorded(ckpt).get(k, getattr(_DEFAULTS, k)) for k in spec.settings}
-    settings.update({k: v for k, v in overrides.items() if k in settings})
-    skew = overrides.get("max_skew_ms", _recorded(ckpt).get("max_skew_ms", _DEFAULTS.max_skew_ms))
+    recorded = PipelineConfig.from_dict({**_recorded(ckpt), **overrides})
+    settings = spec.recorded(recorded)
     layout = _layout(ckpt, committed)
     processed = sorted({b for b in layout if b is not None})
     if processed != list(range(len(processed))):
         raise StreamlabError(f"Spark read landed batches {processed}, not 0..{len(processed) - 1}")
-    rows = _first_batches(load_source(paths, "events", QuarantineConfig(skew)), len(processed))
-    delay = int(settings["watermark_delay_ms"])
-    if spec.name == TUMBLING:
-        size = int(settings["window_ms"])
-        base = ModelConfig("windowed_agg", delay, WindowSpec(size, size))
-    else:
-        base = ModelConfig("dedup", delay)
+    quarantine = QuarantineConfig(recorded.max_skew_ms)
+    rows = _first_batches(load_source(paths, "events", quarantine), len(processed))
+    pipeline = "windowed_agg" if spec.name == TUMBLING else "dedup"
+    base = ModelConfig.from_settings(recorded, pipeline)
     watermarks = [read_offsets(ckpt, b).watermark_ms for b in committed]
     chosen: tuple[Result, str, bool] | None = None
     for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
@@ -260,7 +254,7 @@ def _model_run(
 
 
 def _with_trigger(cfg: ModelConfig, trigger: Trigger) -> ModelConfig:
-    return ModelConfig(cfg.pipeline, cfg.delay_ms, cfg.window, trigger=trigger)
+    return replace(cfg, trigger=trigger)
 
 
 def _first_batches(rows: Rows, n: int) -> Rows:
@@ -353,8 +347,7 @@ def _late(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Co
     result = m.result
     rows = result.inputs["events"]
     spark_batch = {b.data_batch: b.batch for b in result.batches if b.data_batch is not None}
-    fate = fate_array(result)
-    late_rows = np.flatnonzero(np.isin(fate, ["late", "dropped_late"]))
+    late_rows = np.flatnonzero(mask(result.fates, Fate.LATE, Fate.DROPPED_LATE))
     model_ids = Counter(
         str(rows.key[i]) for i in late_rows.tolist() if spark_batch[int(rows.batch[i])] in captured
     )

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from streamlab.settings import PipelineConfig
+
 FieldType = Literal["string", "double"]
 
 FIELDS: dict[str, tuple[tuple[str, FieldType], ...]] = {
@@ -64,8 +66,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 """Fields without which a record is quarantined."""
 
-DEFAULT_MAX_SKEW_MS = 300_000
-"""How far ahead of its processing time an event may be, by default: 5 minutes."""
+DEFAULT_MAX_SKEW_MS = PipelineConfig.max_skew_ms
+"""How far ahead of its processing time an event may be, by default (the pipelines' setting)."""
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ def _remove_table_data(folder: Path) -> None:
 
 def check_settings(paths: LabPaths, spec: QuerySpec, cfg: PipelineConfig) -> None:
     """Fail if the query's checkpoint is damaged or was started with other settings."""
-    wanted = {k: getattr(cfg, k) for k in spec.settings}
+    wanted = spec.recorded(cfg)
     check_checkpoint(spec.checkpoint(paths), spec.pipeline, wanted, query=spec.name)
 
 

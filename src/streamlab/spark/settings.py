@@ -1,4 +1,4 @@
-"""The Spark settings of a lab session: what every session, local, cluster or Connect, runs with.
+"""The Spark settings of a lab session, and of the cluster and Connect server streamlab starts.
 
 Kept apart from :mod:`streamlab.spark.session` so that the Connect server
 (:mod:`streamlab.spark.connect`) starts with the same settings without importing the session
@@ -8,8 +8,10 @@ factory, which itself imports the Connect probe.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from importlib import resources
 
+from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
 
 ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
@@ -54,3 +56,43 @@ RUNTIME_KEYS = (
     "spark.sql.streaming.stateStore.providerClass",
     "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled",
 )
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """How big the local cluster is and where it listens (always on 127.0.0.1)."""
+
+    workers: int = 1
+    """Worker processes."""
+    cores: int = 1
+    """Cores each worker offers to applications."""
+    memory: str = "2g"
+    """Memory each worker offers to executors (Spark size: ``512m``, ``2g``)."""
+    port: int = 7077
+    """The master's port: applications use ``spark://127.0.0.1:<port>``."""
+    webui_port: int = 8080
+    """The master's web UI; workers' web UIs take the ports right after it."""
+    timeout: float = 120.0
+    """Seconds ``start`` waits for the master and every worker to be up."""
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.cores < 1:
+            raise StreamlabError("--workers and --cores must be 1 or more")
+        if not self.memory[:-1].isdigit() or self.memory[-1].lower() not in "mg":
+            raise StreamlabError(f"--memory {self.memory!r} is not a size like 512m or 2g")
+
+
+DEFAULT_PORT = 15002
+"""The Spark Connect server's default gRPC port."""
+
+
+@dataclass(frozen=True)
+class ConnectConfig:
+    """Where the Connect server listens and where its queries run."""
+
+    port: int = DEFAULT_PORT
+    """The gRPC port: clients use ``sc://127.0.0.1:<port>``."""
+    master: str | None = None
+    """A cluster URL (``spark://127.0.0.1:7077``); ``None``: local mode with every core."""
+    timeout: float = 120.0
+    """Seconds ``start`` waits for the server to accept connections."""
