@@ -6,7 +6,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -124,7 +123,8 @@ def to_jsonable(value: Any) -> Any:
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, Decimal):
+    decimal = sys.modules.get("decimal")  # a Decimal (Spark's DECIMAL) exists only once it loaded
+    if decimal is not None and isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, bytes | bytearray):
         return value.decode("utf-8", "replace")

@@ -26,7 +26,6 @@ from streamlab.cli.explain import build_config, build_settings
 from streamlab.durations import describe, to_millis
 from streamlab.errors import LabNotReadyError, StreamlabError
 from streamlab.lab.paths import LabPaths
-from streamlab.raw.landing import read_lab
 from streamlab.settings import SWEEP_DELAYS
 
 if TYPE_CHECKING:
@@ -51,6 +50,7 @@ DelaysOpt = Annotated[
 def lab_events(paths: LabPaths) -> tuple[Rows, list[int]]:
     """Return the lab's landed events and the processing time of each landed batch (ms)."""
     from streamlab.model.landed import load_source
+    from streamlab.raw.landing import read_lab
 
     cfg = read_lab(paths)
     if cfg is None:

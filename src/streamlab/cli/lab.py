@@ -24,7 +24,6 @@ from streamlab.durations import describe, to_millis
 from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
 from streamlab.raw.config import GeneratorConfig, parse_base_time
-from streamlab.raw.landing import read_lab
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -58,6 +57,8 @@ def generator_config(paths: LabPaths, **given: Any) -> GeneratorConfig:
     A lab that exists keeps its settings unless an option changes them; a new lab's base time
     defaults to now, to the minute, as the guide's generator uses the current time.
     """
+    from streamlab.raw.landing import read_lab
+
     existing = read_lab(paths)
     values: dict[str, Any] = existing.to_dict() if existing else {}
     values.pop("base_time", None)
@@ -302,6 +303,8 @@ def verify(
     from streamlab.spark.session import lab_session
 
     paths = lab_paths(root)
+    from streamlab.raw.landing import read_lab
+
     if read_lab(paths) is None:
         raise StreamlabError(f"no lab at {paths.root}: run 'streamlab setup' first")
     with status("Starting Spark and reading the lab...", show=not json):

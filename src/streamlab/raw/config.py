@@ -6,7 +6,6 @@ defaults and help from these fields without importing numpy.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -158,6 +157,8 @@ class GeneratorConfig:
         """Return a digest of everything but ``batches``: labs with equal digests share batches."""
         data = self.to_dict()
         data.pop("batches")
+        import hashlib
+
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
