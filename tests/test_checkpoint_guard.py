@@ -13,7 +13,7 @@ from streamlab.ingest.helpers import create_watermarked_stream, create_windowed_
 from streamlab.lab.paths import LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
-from streamlab.run.checkpoint_guard import check_checkpoint, find_damage
+from streamlab.run.checkpoint import check_checkpoint, find_damage
 from tests.support.lab import BASE_TIME
 
 SETTINGS = {"window_ms": 300_000, "watermark_delay_ms": 600_000, "keys": ["event_type"]}
@@ -90,7 +90,7 @@ def test_damage_is_found_before_spark_sees_it(checkpoint: Path, damage, expected
 
 
 def test_repair_rolls_back_what_a_kill_left_half_done(checkpoint: Path, tmp_path: Path) -> None:
-    from streamlab.run.checkpoint_guard import repair_after_kill
+    from streamlab.run.checkpoint import repair_after_kill
 
     planned = max(int(p.name) for p in (checkpoint / "offsets").iterdir() if p.name.isdigit())
     # A half-written offsets file, a source log entry planned by no batch, and a sink log entry

@@ -13,7 +13,8 @@ from streamlab.lab.catalog import DATABASES, attach_catalog, register_table
 from streamlab.lab.paths import LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
-from streamlab.spark.session import ROCKSDB_PROVIDER, lab_session
+from streamlab.spark.session import lab_session
+from streamlab.spark.settings import ROCKSDB_PROVIDER
 from tests.support.lab import BASE_TIME
 
 SCHEMA = StructType([StructField("n", LongType())])

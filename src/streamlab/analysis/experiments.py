@@ -16,8 +16,10 @@ import numpy as np
 
 from streamlab.errors import StreamlabError
 from streamlab.model import ModelConfig, Result, Rows, WindowSpec, simulate
+from streamlab.model.fates import Fate, mask
+from streamlab.settings import SWEEP_DELAYS
 
-DEFAULT_DELAYS = ("0s", "1m", "5m", "10m", "30m")
+DEFAULT_DELAYS = SWEEP_DELAYS
 """The delays ``streamlab sweep`` tries unless told otherwise."""
 
 
@@ -79,9 +81,9 @@ def outcome(result: Result, data_batch_times_ms: Sequence[int]) -> Outcome:
     valid_keys = {k for k, ok in zip(events.key.tolist(), events.valid.tolist(), strict=True) if ok}
     # An event is its key: a duplicate is counted through its first arrival. A valid event
     # counted in no window was dropped as late, by the dedup operator's filter or the window's.
-    contributions = agg.contributions
-    counted_keys = set(events.key[contributions.row[~contributions.dropped]].tolist())
-    dropped_keys = set(events.key[contributions.row[contributions.dropped]].tolist())
+    fates = result.fates
+    counted_keys = set(events.key[mask(fates, Fate.COUNTED, Fate.PARTLY_DROPPED)].tolist())
+    dropped_keys = set(events.key[mask(fates, Fate.PARTLY_DROPPED, Fate.DROPPED_LATE)].tolist())
     emitted = [w for w in agg.windows if w.emitted_batch is not None]
     when = batch_times_ms(result, data_batch_times_ms)
     delays = [

@@ -15,7 +15,6 @@ test) can check what was drawn without reading pixels.
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,8 +33,9 @@ import numpy.typing as npt
 
 from streamlab.analysis.experiments import Outcome
 from streamlab.durations import describe
+from streamlab.lab.files import atomic_write_text
 from streamlab.model import Result
-from streamlab.model.dedup import DUPLICATE
+from streamlab.model.fates import Fate, mask
 from streamlab.model.watermark import (
     eviction_array,
     late_by_data_batch,
@@ -71,17 +71,12 @@ def _sample(index: npt.NDArray[np.int64], limit: int = MAX_POINTS) -> npt.NDArra
 
 def row_fates(result: Result) -> dict[str, npt.NDArray[np.bool_]]:
     """Return boolean masks over the events: ``counted``, ``late``, ``duplicate``."""
-    events = result.inputs["events"]
-    n = len(events)
-    counted = np.zeros(n, dtype=bool)
-    duplicate = np.zeros(n, dtype=bool)
-    if result.aggregate is not None:
-        c = result.aggregate.contributions
-        counted[c.row[~c.dropped]] = True
-    if result.dedup is not None:
-        duplicate = result.dedup.outcome == DUPLICATE
-    late = events.valid & ~counted & ~duplicate
-    return {"counted": counted, "late": late, "duplicate": duplicate}
+    fates = result.fates
+    return {
+        "counted": mask(fates, Fate.COUNTED, Fate.PARTLY_DROPPED),
+        "late": mask(fates, Fate.LATE, Fate.DROPPED_LATE),
+        "duplicate": mask(fates, Fate.DUPLICATE),
+    }
 
 
 def timeline_chart(result: Result, out: Path) -> Chart:
@@ -322,44 +317,24 @@ def write_page(
     charts: Sequence[Chart],
     tables: dict[str, list[dict[str, Any]]],
 ) -> Path:
-    """Write ``index.html`` and ``report.json`` in ``out``; return the page's path."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;"
-        "color:#222}img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;"
-        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        "th{background:#f3f3f3}.caption{color:#555;max-width:70em}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1><table>",
-    ]
-    parts += [
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in summary.items()
-    ]
-    parts.append("</table>")
-    for chart in charts:
-        parts.append(f"<h2 id='{chart.name}'>{html.escape(chart.title)}</h2>")
-        parts.append(f"<p class='caption'>{html.escape(chart.caption)}</p>")
-        parts.append(f"<img src='{chart.file}' alt='{html.escape(chart.title)}'>")
-    for name, rows in tables.items():
-        if not rows:
-            continue
-        parts.append(f"<h2>{html.escape(name)}</h2><table><tr>")
-        parts += [f"<th>{html.escape(str(k))}</th>" for k in rows[0]]
-        parts.append("</tr>")
-        for row in rows:
-            parts.append(
-                "<tr>"
-                + "".join(
-                    f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row.values()
-                )
-                + "</tr>"
-            )
-        parts.append("</table>")
-    parts.append("</body></html>")
+    """Write ``index.html`` and ``report.json`` in ``out``; return the page's path.
+
+    The page is ``resources/templates/report.html.j2``, rendered with every value escaped.
+    """
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("streamlab", "resources/templates"),
+        autoescape=True,
+        keep_trailing_newline=True,
+    )
+    text = env.get_template("report.html.j2").render(
+        title=title, summary=summary, charts=charts, tables=tables
+    )
     page = out / "index.html"
-    page.write_text("\n".join(parts))
-    (out / "report.json").write_text(
+    atomic_write_text(page, text)
+    atomic_write_text(
+        out / "report.json",
         json.dumps(
             {
                 "title": title,
@@ -370,6 +345,6 @@ def write_page(
             },
             indent=2,
             default=str,
-        )
+        ),
     )
     return page

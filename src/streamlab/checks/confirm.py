@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from streamlab.checks.compare import first_difference, side_by_side
 from streamlab.ingest.sources import read_source
 from streamlab.lab.paths import LabPaths
-from streamlab.model import ModelConfig, Result
+from streamlab.model import Result
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.windows import tumbling_windows
 
@@ -51,12 +52,11 @@ def model_windows(result: Result) -> dict[tuple[int, str], int]:
 
 
 def spark_windows(
-    spark: SparkSession, paths: LabPaths, delay_ms: int, window_ms: int
+    spark: SparkSession, paths: LabPaths, cfg: PipelineConfig
 ) -> dict[tuple[int, str], int]:
-    """Run the lab's tumbling query at ``delay_ms`` in a scratch checkpoint; return its windows."""
+    """Run the lab's tumbling query with ``cfg`` in a scratch checkpoint; return its windows."""
     from pyspark.sql import functions as F
 
-    cfg = PipelineConfig(watermark_delay_ms=delay_ms, window_ms=window_ms)
     scratch = paths.root / ".confirm" / uuid.uuid4().hex[:12]
     name = f"confirm_{scratch.name}"
     query = (
@@ -83,17 +83,23 @@ def spark_windows(
 
 
 def confirm(
-    spark: SparkSession, paths: LabPaths, base: ModelConfig, delay_ms: int, result: Result
+    spark: SparkSession, paths: LabPaths, settings: PipelineConfig, result: Result
 ) -> Confirmation:
-    """Compare Spark's emitted windows at ``delay_ms`` with the model's ``result`` for it."""
+    """Compare Spark's emitted windows with ``settings`` with the model's ``result`` for them.
+
+    ``result`` is the model run of :meth:`ModelConfig.from_settings` with the same settings.
+    """
     expected = model_windows(result)
-    got = spark_windows(spark, paths, delay_ms, replace(base, delay_ms=delay_ms).window.size_ms)
-    difference = ""
-    for key in sorted(set(expected) | set(got)):
-        if expected.get(key) != got.get(key):
-            difference = (
-                f"window starting {key[0] // 1000}s ({key[1]}): Spark {got.get(key, 'none')}, "
-                f"model {expected.get(key, 'none')}"
-            )
-            break
+    got = spark_windows(spark, paths, settings)
+    delay_ms = settings.watermark_delay_ms
+    key = first_difference(got, expected)
+    difference = (
+        ""
+        if key is None
+        else side_by_side(
+            f"window starting {key[0] // 1000}s ({key[1]})",
+            got.get(key, "none"),
+            expected.get(key, "none"),
+        )
+    )
     return Confirmation(delay_ms, len(got), len(expected), not difference, difference)

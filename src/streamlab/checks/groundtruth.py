@@ -22,29 +22,27 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from streamlab.checks.verify import Check
+from streamlab.checks.compare import Check, first_difference, side_by_side
 from streamlab.errors import StreamlabError
 from streamlab.ingest.quarantine import QuarantineConfig
 from streamlab.lab.catalog import table_ref
 from streamlab.lab.paths import LabPaths
 from streamlab.model import dedup as D
 from streamlab.model.events import Rows
-from streamlab.model.explain import fate_array
+from streamlab.model.fates import Fate, mask
 from streamlab.model.landed import load_source
 from streamlab.model.simulate import ModelConfig, Result, simulate
 from streamlab.model.watermark import Trigger
-from streamlab.model.windows import WindowSpec
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.registry import LATE_TABLE, QUERIES, TUMBLING, QuerySpec
-from streamlab.run.checkpoint import batch_files, committed_batches, read_offsets
-from streamlab.run.checkpoint_guard import SETTINGS_FILE
+from streamlab.run.checkpoint import SETTINGS_FILE, batch_files, committed_batches, read_offsets
 from streamlab.run.late import captured_batches
 from streamlab.run.progress import latest_by_batch, progress_log, read_progress
 
@@ -56,7 +54,6 @@ COMPARISONS = ("windows_emitted", "late_events", "duplicates_removed")
 
 DEDUP = "dedup"
 _BATCH = re.compile(r"/batch_(\d+)/[^/]*$")
-_DEFAULTS = PipelineConfig()
 
 
 @dataclass
@@ -207,20 +204,16 @@ def _model_run(
     committed = committed_batches(ckpt)
     if committed != list(range(len(committed))):
         raise StreamlabError(f"its commits are not numbered 0..{len(committed) - 1}")
-    settings = {k: _recorded(ckpt).get(k, getattr(_DEFAULTS, k)) for k in spec.settings}
-    settings.update({k: v for k, v in overrides.items() if k in settings})
-    skew = overrides.get("max_skew_ms", _recorded(ckpt).get("max_skew_ms", _DEFAULTS.max_skew_ms))
+    recorded = PipelineConfig.from_dict({**_recorded(ckpt), **overrides})
+    settings = spec.recorded(recorded)
     layout = _layout(ckpt, committed)
     processed = sorted({b for b in layout if b is not None})
     if processed != list(range(len(processed))):
         raise StreamlabError(f"Spark read landed batches {processed}, not 0..{len(processed) - 1}")
-    rows = _first_batches(load_source(paths, "events", QuarantineConfig(skew)), len(processed))
-    delay = int(settings["watermark_delay_ms"])
-    if spec.name == TUMBLING:
-        size = int(settings["window_ms"])
-        base = ModelConfig("windowed_agg", delay, WindowSpec(size, size))
-    else:
-        base = ModelConfig("dedup", delay)
+    quarantine = QuarantineConfig(recorded.max_skew_ms)
+    rows = _first_batches(load_source(paths, "events", quarantine), len(processed))
+    pipeline = "windowed_agg" if spec.name == TUMBLING else "dedup"
+    base = ModelConfig.from_settings(recorded, pipeline)
     watermarks = [read_offsets(ckpt, b).watermark_ms for b in committed]
     chosen: tuple[Result, str, bool] | None = None
     for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
@@ -261,7 +254,7 @@ def _model_run(
 
 
 def _with_trigger(cfg: ModelConfig, trigger: Trigger) -> ModelConfig:
-    return ModelConfig(cfg.pipeline, cfg.delay_ms, cfg.window, trigger=trigger)
+    return replace(cfg, trigger=trigger)
 
 
 def _first_batches(rows: Rows, n: int) -> Rows:
@@ -300,13 +293,6 @@ def _read(spark: SparkSession, folder: Path, schema: str, columns: list[Any]) ->
     return spark.read.schema(schema).parquet(str(folder)).select(*columns).collect()
 
 
-def _first_difference(spark_counts: Counter[Any], model_counts: Counter[Any]) -> Any | None:
-    for key in sorted(set(spark_counts) | set(model_counts), key=str):
-        if spark_counts[key] != model_counts[key]:
-            return key
-    return None
-
-
 def _windows(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Comparison:
     from pyspark.sql import functions as F
 
@@ -330,18 +316,17 @@ def _windows(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) ->
     for r in rows:
         found.setdefault((int(r[0]), int(r[1]), str(r[2])), []).append(int(r[3]))
     spark_n, model_n = len(rows), sum(len(v) for v in model.values())
-    diff = None
-    for key in sorted(set(found) | set(model), key=lambda k: (k[0], k[1], k[2])):
-        if sorted(found.get(key, [])) != sorted(model.get(key, [])):
-            diff = key
-            break
+    for counts in (*found.values(), *model.values()):
+        counts.sort()
+    diff = first_difference(found, model)
     ok = diff is None and m.plan_ok
     detail = f"{spark_n} windows emitted by Spark, {model_n} expected by the model"
     if diff is not None:
         start, end, group = diff
-        detail += (
-            f"; first difference: window {_hm(start)}-{_hm(end)} {group}: "
-            f"Spark {_counts(found.get(diff))}, model {_counts(model.get(diff))}"
+        detail += "; first difference: " + side_by_side(
+            f"window {_hm(start)}-{_hm(end)} {group}",
+            _counts(found.get(diff)),
+            _counts(model.get(diff)),
         )
     return Comparison(spark_n, model_n, ok, detail + _plan_detail(m))
 
@@ -362,8 +347,7 @@ def _late(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Co
     result = m.result
     rows = result.inputs["events"]
     spark_batch = {b.data_batch: b.batch for b in result.batches if b.data_batch is not None}
-    fate = fate_array(result)
-    late_rows = np.flatnonzero(np.isin(fate, ["late", "dropped_late"]))
+    late_rows = np.flatnonzero(mask(result.fates, Fate.LATE, Fate.DROPPED_LATE))
     model_ids = Counter(
         str(rows.key[i]) for i in late_rows.tolist() if spark_batch[int(rows.batch[i])] in captured
     )
@@ -382,11 +366,11 @@ def _multiset(
     spark_ids: Counter[str], model_ids: Counter[str], spark_what: str, model_what: str, m: _Modelled
 ) -> Comparison:
     spark_n, model_n = sum(spark_ids.values()), sum(model_ids.values())
-    diff = _first_difference(spark_ids, model_ids)
+    diff = first_difference(spark_ids, model_ids, order=str)
     detail = f"{spark_n} {spark_what}, {model_n} {model_what}"
     if diff is not None:
-        detail += (
-            f"; first difference: event {diff}: Spark {spark_ids[diff]}, model {model_ids[diff]}"
+        detail += "; first difference: " + side_by_side(
+            f"event {diff}", spark_ids[diff], model_ids[diff]
         )
     return Comparison(spark_n, model_n, diff is None and m.plan_ok, detail + _plan_detail(m))
 
@@ -408,7 +392,7 @@ def _duplicates(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None)
     )
     spark_kept = Counter(str(r[0]) for r in table)
     spark_dups = _spark_duplicates(paths, m)
-    diff = _first_difference(spark_kept, model_kept)
+    diff = first_difference(spark_kept, model_kept, order=str)
     parts = [
         f"{'?' if spark_dups is None else spark_dups} duplicates removed by Spark "
         f"(numDroppedDuplicateRows), {model_dups} by the model",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
+from streamlab.checks.compare import Check, first_extra_or_missing
 from streamlab.errors import LabNotReadyError
 from streamlab.ingest.quarantine import REASONS, bad_records, classify, read_lines, valid_records
 from streamlab.ingest.schemas import SCHEMAS
@@ -25,15 +26,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 SAMPLE_ROWS = {"events": 5, "impressions": 3, "clicks": 3}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verified property of the lab."""
-
-    name: str
-    ok: bool
-    detail: str
 
 
 @dataclass
@@ -204,11 +196,11 @@ def _check_quarantine(report: VerifyReport, rows: list[dict[str, Any]], paths: L
 
 
 def _first_difference(found: list[Any], injected: list[Any]) -> str:
-    extra = [x for x in found if x not in injected]
-    if extra:
-        return f"not injected but quarantined: batch {extra[0][0]} {extra[0][1]}"
-    missing = [x for x in injected if x not in found]
-    return f"injected but not quarantined: batch {missing[0][0]} {missing[0][1]}"
+    first = first_extra_or_missing(found, injected)
+    assert first is not None, "called only when the two differ"
+    (batch, reason, _raw), extra = first
+    what = "not injected but quarantined" if extra else "injected but not quarantined"
+    return f"{what}: batch {batch} {reason}"
 
 
 def _check(report: VerifyReport, cfg_batches: int, cfg: dict[str, Any], paths: LabPaths) -> None:

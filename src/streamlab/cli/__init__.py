@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
@@ -37,8 +38,7 @@ class StreamlabGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         debug = _DEBUG_FLAG in argv or os.environ.get("STREAMLAB_DEBUG") == "1"
         argv = [a for a in argv if a != _DEBUG_FLAG]
-        if not debug:
-            _quiet_pyspark_loggers()
+        _QUIET[0] = not debug
         try:
             result = super().main(
                 argv, prog_name or "streamlab", complete_var, standalone_mode=False, **extra
@@ -66,6 +66,10 @@ class StreamlabGroup(TyperGroup):
         sys.exit(0)
 
 
+_QUIET = [True]
+"""Whether a command quiets PySpark's loggers (not with ``--debug``)."""
+
+
 def _quiet_pyspark_loggers() -> None:
     """Stop PySpark logging a JSON stack trace for each failed query: errors get one line."""
     from pyspark.logger import PySparkLogger
@@ -91,9 +95,35 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _quieting(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so PySpark's loggers are quieted when it runs, not when it is parsed.
+
+    ``--help`` and a bad option never reach a command's body, so they never import pyspark.
+    """
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if _QUIET[0]:
+            _quiet_pyspark_loggers()
+        return callback(*args, **kwargs)
+
+    return run
+
+
+def _quiet_commands(group: typer.Typer) -> None:
+    for command in group.registered_commands:
+        if command.callback is not None:
+            command.callback = _quieting(command.callback)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _quiet_commands(sub.typer_instance)
+
+
 # Each module adds its group of commands.
 for _module in (lab, pipelines, explain, experiments, notebook, cluster):
     _module.register(app)
+_quiet_commands(app)
 
 
 def main() -> None:

@@ -6,21 +6,81 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from decimal import Decimal
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streamlab.lab.paths import LabPaths
+from streamlab.settings import PipelineConfig, shown_default
 
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
-"""Where commands print for people (stdout)."""
-err_console = Console(stderr=True, highlight=False)
-"""Where progress and warnings go (stderr), so stdout stays clean for --json."""
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+PIPELINE_DEFAULTS = PipelineConfig()
+"""The pipelines' settings as declared: every option's default and help text comes from them."""
+
+
+def with_default(text: str, ms: int | None) -> str:
+    """Return an option's help with its default as a duration, as in ``Window [default: 5m].``."""
+    return f"{text} {shown_default(ms)}."
+
+
+WatermarkDelayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--watermark-delay",
+        help=with_default("Events' watermark delay", PIPELINE_DEFAULTS.watermark_delay_ms),
+    ),
+]
+OldWatermarkOpt = Annotated[
+    str | None,
+    typer.Option("--watermark", hidden=True, help="The old spelling of --watermark-delay."),
+]
+
+
+def either(new: str | None, old: str | None) -> str | None:
+    """Return the option given in its current spelling, else the one given in its old spelling."""
+    return new if new is not None else old
+
+
+# Rich's console is made on first use: ``--help`` and a bad option never import it.
+
+
+@cache
+def stdout_console() -> Console:
+    """Return where commands print for people (stdout)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+
+
+@cache
+def stderr_console() -> Console:
+    """Return where progress and warnings go (stderr), so stdout stays clean for --json."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def new_table(*args: Any, **kwargs: Any) -> Table:
+    """Return a Rich table (Rich's table module is imported when a command first draws one)."""
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    """Make ``console`` and ``err_console`` on first use, as before."""
+    if name == "console":
+        return stdout_console()
+    if name == "err_console":
+        return stderr_console()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 RootOpt = Annotated[
     Path | None,
@@ -63,7 +123,8 @@ def to_jsonable(value: Any) -> Any:
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, Decimal):
+    decimal = sys.modules.get("decimal")  # a Decimal (Spark's DECIMAL) exists only once it loaded
+    if decimal is not None and isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, bytes | bytearray):
         return value.decode("utf-8", "replace")
@@ -78,7 +139,7 @@ def emit(data: Any, json_mode: bool, render: Callable[[Console], None] | None = 
         )
         sys.stdout.flush()
     else:
-        render(console)
+        render(stdout_console())
 
 
 @contextmanager
@@ -86,15 +147,17 @@ def progress_bar(
     description: str, total: int, *, show: bool = True
 ) -> Iterator[Callable[[int, int], None]]:
     """Yield a ``(done, total)`` callback that draws a bar on a terminal, and nothing elsewhere."""
-    if not show or not err_console.is_terminal:
+    if not show or not stderr_console().is_terminal:
         yield lambda done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=stderr_console(),
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
@@ -108,8 +171,8 @@ def progress_bar(
 @contextmanager
 def status(message: str, *, show: bool = True) -> Iterator[None]:
     """Show a spinner with ``message`` on a terminal while the block runs."""
-    if not show or not err_console.is_terminal:
+    if not show or not stderr_console().is_terminal:
         yield
         return
-    with err_console.status(message):
+    with stderr_console().status(message):
         yield

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from streamlab.cli._common import JsonOpt, RootOpt, emit, err_console, lab_paths
-from streamlab.spark.cluster import ClusterConfig, cluster_status, start_cluster, stop_cluster
-from streamlab.spark.connect import (
-    DEFAULT_PORT,
-    ConnectConfig,
-    connect_status,
-    start_connect_server,
-    stop_connect_server,
+from streamlab.cli._common import (
+    JsonOpt,
+    RootOpt,
+    emit,
+    lab_paths,
+    stderr_console,
 )
+from streamlab.spark.settings import DEFAULT_PORT, ClusterConfig, ConnectConfig
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_CLUSTER = ClusterConfig()
 
 cluster_app = typer.Typer(
     help="A Spark standalone cluster on this machine (master and workers on 127.0.0.1).",
@@ -30,22 +33,26 @@ def _progress(json_mode: bool) -> Any:
     """Return a callback that shows each step on stderr (quiet for --json)."""
     if json_mode:
         return None
-    return lambda message: err_console.print(f"… {message}")
+    return lambda message: stderr_console().print(f"… {message}")
 
 
 @cluster_app.command("start")
 def cluster_start(
     root: RootOpt = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    cores: Annotated[int, typer.Option(min=1, help="Cores each worker offers.")] = 1,
-    memory: Annotated[str, typer.Option(help="Memory each worker offers, e.g. 2g.")] = "2g",
-    port: Annotated[int, typer.Option(help="The master's port.")] = 7077,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = _CLUSTER.workers,
+    cores: Annotated[int, typer.Option(min=1, help="Cores each worker offers.")] = _CLUSTER.cores,
+    memory: Annotated[
+        str, typer.Option(help="Memory each worker offers, e.g. 2g.")
+    ] = _CLUSTER.memory,
+    port: Annotated[int, typer.Option(help="The master's port.")] = _CLUSTER.port,
     webui_port: Annotated[
         int, typer.Option(help="The master's web UI port; workers take the next ones.")
-    ] = 8080,
+    ] = _CLUSTER.webui_port,
     json: JsonOpt = False,
 ) -> None:
     """Start a master and workers from PySpark's own launcher; wait until they registered."""
+    from streamlab.spark.cluster import start_cluster
+
     config = ClusterConfig(
         workers=workers, cores=cores, memory=memory, port=port, webui_port=webui_port
     )
@@ -64,6 +71,8 @@ def cluster_start(
 @cluster_app.command("stop")
 def cluster_stop(root: RootOpt = None, json: JsonOpt = False) -> None:
     """Stop exactly the master and workers 'cluster start' started for this lab."""
+    from streamlab.spark.cluster import stop_cluster
+
     stopped = stop_cluster(lab_paths(root))
 
     def render(out: Console) -> None:
@@ -75,6 +84,8 @@ def cluster_stop(root: RootOpt = None, json: JsonOpt = False) -> None:
 @cluster_app.command("status")
 def cluster_status_cmd(root: RootOpt = None, json: JsonOpt = False) -> None:
     """Show whether the lab's cluster runs, its URLs and the workers registered."""
+    from streamlab.spark.cluster import cluster_status
+
     status = cluster_status(lab_paths(root))
 
     def render(out: Console) -> None:
@@ -107,6 +118,8 @@ def connect_start(
     json: JsonOpt = False,
 ) -> None:
     """Start the Spark Connect server shipped in PySpark, with the lab's settings."""
+    from streamlab.spark.connect import start_connect_server
+
     status = start_connect_server(lab_paths(root), ConnectConfig(port, master), _progress(json))
 
     def render(out: Console) -> None:
@@ -121,6 +134,8 @@ def connect_start(
 @connect_app.command("stop")
 def connect_stop(root: RootOpt = None, json: JsonOpt = False) -> None:
     """Stop exactly the Connect server 'connect-server start' started for this lab."""
+    from streamlab.spark.connect import stop_connect_server
+
     stopped = stop_connect_server(lab_paths(root))
 
     def render(out: Console) -> None:
@@ -132,6 +147,8 @@ def connect_stop(root: RootOpt = None, json: JsonOpt = False) -> None:
 @connect_app.command("status")
 def connect_status_cmd(root: RootOpt = None, json: JsonOpt = False) -> None:
     """Show whether the lab's Connect server runs and accepts connections."""
+    from streamlab.spark.connect import connect_status
+
     status = connect_status(lab_paths(root))
 
     def render(out: Console) -> None:

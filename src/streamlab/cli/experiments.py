@@ -5,25 +5,39 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from streamlab.analysis import report as charts
-from streamlab.analysis.experiments import DEFAULT_DELAYS, Outcome, compare_windows, sweep
-from streamlab.cli._common import JsonOpt, RootOpt, emit, lab_paths, status
-from streamlab.cli.explain import build_config
+from streamlab.cli._common import (
+    PIPELINE_DEFAULTS,
+    JsonOpt,
+    OldWatermarkOpt,
+    RootOpt,
+    WatermarkDelayOpt,
+    either,
+    emit,
+    lab_paths,
+    new_table,
+    status,
+    with_default,
+)
+from streamlab.cli.explain import build_config, build_settings
 from streamlab.durations import describe, to_millis
 from streamlab.errors import LabNotReadyError, StreamlabError
 from streamlab.lab.paths import LabPaths
-from streamlab.model import Rows, Trigger, simulate
-from streamlab.model.landed import load_source
-from streamlab.raw.landing import read_lab
+from streamlab.settings import SWEEP_DELAYS
 
-WatermarkOpt = Annotated[str | None, typer.Option("--watermark", help="Watermark delay [10m].")]
-WindowOpt = Annotated[str | None, typer.Option("--window", help="Window size [5m].")]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from streamlab.analysis.experiments import Outcome
+    from streamlab.model import Rows
+
+WindowOpt = Annotated[
+    str | None,
+    typer.Option("--window", help=with_default("Window size", PIPELINE_DEFAULTS.window_ms)),
+]
 SlideOpt = Annotated[str | None, typer.Option("--slide", help="Window slide [the size].")]
 TriggerOpt = Annotated[
     str, typer.Option("--trigger", help="available-now, or an interval such as 10s.")
@@ -35,6 +49,9 @@ DelaysOpt = Annotated[
 
 def lab_events(paths: LabPaths) -> tuple[Rows, list[int]]:
     """Return the lab's landed events and the processing time of each landed batch (ms)."""
+    from streamlab.model.landed import load_source
+    from streamlab.raw.landing import read_lab
+
     cfg = read_lab(paths)
     if cfg is None:
         raise LabNotReadyError(f"no lab at {paths.root}: run 'streamlab setup' first")
@@ -70,7 +87,7 @@ def _outcome_row(o: Outcome) -> list[str]:
     ]
 
 
-_DELAYS = ",".join(DEFAULT_DELAYS)
+_DELAYS = ",".join(SWEEP_DELAYS)
 _OUTCOME_HEADERS = [
     "delay",
     "counted",
@@ -102,8 +119,12 @@ def register(app: typer.Typer) -> None:
         json: JsonOpt = False,
     ) -> None:
         """Trade completeness against state and latency over watermark delays, by the model."""
+        from streamlab.analysis.experiments import sweep
+        from streamlab.model import ModelConfig, Trigger, simulate
+
         paths = lab_paths(root)
         wanted = parse_delays(delays)
+        settings = build_settings(window=window, slide=slide)
         base = build_config("windowed_agg", window=window, slide=slide, trigger=trigger)
         checks = parse_delays(confirm) if confirm else []
         if checks and (not base.window.tumbling or base.trigger != Trigger.AVAILABLE_NOW):
@@ -121,11 +142,12 @@ def register(app: typer.Typer) -> None:
             with status("Confirming with Spark...", show=not json):
                 spark = lab_session(paths.root)
                 for delay in checks:
-                    result = simulate({"events": events}, replace(base, delay_ms=delay))
-                    confirmed.append(run_confirm(spark, paths, base, delay, result))
+                    chosen = replace(settings, watermark_delay_ms=delay)
+                    result = simulate({"events": events}, ModelConfig.from_settings(chosen))
+                    confirmed.append(run_confirm(spark, paths, chosen, result))
 
         def render(out: Console) -> None:
-            table = Table(
+            table = new_table(
                 title=f"Watermark delays on {len(events):,} landed events "
                 f"({describe(base.window.size_ms)} windows)"
             )
@@ -157,22 +179,31 @@ def register(app: typer.Typer) -> None:
     @app.command("compare-windows")
     def compare_command(
         root: RootOpt = None,
-        window: Annotated[str, typer.Option("--window", help="Window size.")] = "10m",
-        slide: Annotated[str, typer.Option("--slide", help="Slide of the sliding windows.")] = "5m",
-        watermark: WatermarkOpt = None,
+        window: Annotated[str, typer.Option("--window", help="Window size.")] = describe(
+            PIPELINE_DEFAULTS.sliding_window_ms
+        ),
+        slide: Annotated[
+            str, typer.Option("--slide", help="Slide of the sliding windows.")
+        ] = describe(PIPELINE_DEFAULTS.slide_ms),
+        watermark_delay: WatermarkDelayOpt = None,
+        watermark: OldWatermarkOpt = None,
         trigger: TriggerOpt = "available-now",
         json: JsonOpt = False,
     ) -> None:
         """Set tumbling against sliding windows on the same data, by the model."""
+        from streamlab.analysis.experiments import compare_windows
+
         paths = lab_paths(root)
-        base = build_config("windowed_agg", watermark=watermark, trigger=trigger)
+        base = build_config(
+            "windowed_agg", watermark=either(watermark_delay, watermark), trigger=trigger
+        )
         events, times = lab_events(paths)
         size = to_millis(window, what="--window")
         step = to_millis(slide, what="--slide")
         both = compare_windows(events, size, step, base, times)
 
         def render(out: Console) -> None:
-            table = Table(
+            table = new_table(
                 title=f"{describe(size)} windows: tumbling against sliding every "
                 f"{describe(step)}, delay {describe(base.delay_ms)}"
             )
@@ -196,7 +227,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option("--out", help="Folder for the report [<root>/report].")
         ] = None,
-        watermark: WatermarkOpt = None,
+        watermark_delay: WatermarkDelayOpt = None,
+        watermark: OldWatermarkOpt = None,
         window: WindowOpt = None,
         slide: SlideOpt = None,
         trigger: TriggerOpt = "available-now",
@@ -214,7 +246,11 @@ def register(app: typer.Typer) -> None:
                 "pass --out with a writable folder"
             ) from exc
         base = build_config(
-            "windowed_agg", watermark=watermark, window=window, slide=slide, trigger=trigger
+            "windowed_agg",
+            watermark=either(watermark_delay, watermark),
+            window=window,
+            slide=slide,
+            trigger=trigger,
         )
         with status("Modelling the lab and drawing charts...", show=not json):
             page, data = build_report(paths, folder, base, parse_delays(delays))
@@ -230,6 +266,10 @@ def register(app: typer.Typer) -> None:
 def build_report(paths: LabPaths, folder: Path, base: Any, delays: list[int]) -> tuple[Path, Any]:
     """Model the lab, draw every chart into ``folder`` and write the page; return both."""
     import json as json_module
+
+    from streamlab.analysis import report as charts
+    from streamlab.analysis.experiments import compare_windows, sweep
+    from streamlab.model import simulate
 
     events, times = lab_events(paths)
     result = simulate({"events": events}, base)

@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from streamlab.cli._common import JsonOpt, RootOpt, emit, lab_paths
+from streamlab.cli._common import (
+    PIPELINE_DEFAULTS,
+    JsonOpt,
+    OldWatermarkOpt,
+    RootOpt,
+    WatermarkDelayOpt,
+    either,
+    emit,
+    lab_paths,
+    new_table,
+    with_default,
+)
 from streamlab.durations import to_millis
 from streamlab.errors import StreamlabError
-from streamlab.model import JoinCondition, ModelConfig, Policy, Trigger, WindowSpec
-from streamlab.model.explain import explain_lab, report
-from streamlab.model.simulate import PIPELINES
-from streamlab.model.story import story
-from streamlab.pipelines.config import PipelineConfig
-from streamlab.pipelines.config import Trigger as PipelineTrigger
+from streamlab.settings import PipelineConfig, Trigger
 
-_DEFAULTS = PipelineConfig()
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from streamlab.model import ModelConfig
+
+
+def build_settings(
+    *,
+    watermark: str | None = None,
+    window: str | None = None,
+    slide: str | None = None,
+    click_window: str | None = None,
+) -> PipelineConfig:
+    """Turn the model commands' options into the pipelines' settings (defaults where not given).
+
+    ``--watermark-delay`` is every input's delay (for ``stream_join`` both streams');
+    ``--window`` with ``--slide`` makes sliding windows (``sliding_window_ms``, ``slide_ms``).
+    """
+    from streamlab.model import WindowSpec
+
+    settings = PipelineConfig.from_options(
+        watermark_delay=watermark,
+        impressions_delay=watermark,
+        clicks_delay=watermark,
+        window=window,
+        click_window=click_window,
+    )
+    if slide is not None:
+        spec = WindowSpec(settings.window_ms, to_millis(slide, what="--slide"))
+        settings = replace(settings, sliding_window_ms=spec.size_ms, slide_ms=spec.slide_ms)
+    return settings
 
 
 def build_config(
@@ -33,40 +68,32 @@ def build_config(
     click_window: str | None = None,
     no_dedup: bool = False,
 ) -> ModelConfig:
-    """Turn the command's options into a model configuration (the pipelines' defaults)."""
+    """Turn the command's options into the model, through :func:`build_settings`."""
+    from streamlab.model import PIPELINES, ModelConfig, Policy
+
     if pipeline not in PIPELINES:
         raise StreamlabError(f"unknown pipeline {pipeline!r}: choose one of {', '.join(PIPELINES)}")
-    delay = (
-        to_millis(watermark, what="--watermark")
-        if watermark is not None
-        else _DEFAULTS.watermark_delay_ms
-    )
-    size = to_millis(window, what="--window") if window is not None else _DEFAULTS.window_ms
-    step = to_millis(slide, what="--slide") if slide is not None else size
     if policy not in ("min", "max"):
         raise StreamlabError(f"--policy {policy!r} is not min or max: write --policy min")
     if join not in ("inner", "left-outer"):
         raise StreamlabError(f"--join {join!r} is not inner or left-outer: write --join inner")
-    reach = (
-        to_millis(click_window, what="--click-window")
-        if click_window is not None
-        else _DEFAULTS.click_window_ms
+    settings = build_settings(
+        watermark=watermark, window=window, slide=slide, click_window=click_window
     )
-    parsed = PipelineTrigger.parse(trigger)
-    return ModelConfig(
-        pipeline=pipeline,
-        delay_ms=delay,
-        window=WindowSpec(size, step),
-        deduplicate=not no_dedup,
-        trigger=Trigger.AVAILABLE_NOW if parsed.available_now else Trigger.PROCESSING_TIME,
+    return ModelConfig.from_settings(
+        settings,
+        pipeline,
+        sliding=slide is not None,
+        trigger=Trigger.parse(trigger),
         policy=Policy(policy),
-        join=JoinCondition(0, reach, join == "left-outer"),
+        deduplicate=not no_dedup,
+        outer=join == "left-outer",
     )
 
 
 def _render(data: dict[str, Any]) -> Any:
     def render(console: Console) -> None:
-        table = Table(title=f"{data['pipeline']}: micro-batches ({data['trigger']})")
+        table = new_table(title=f"{data['pipeline']}: micro-batches ({data['trigger']})")
         for col in ("batch", "landed", "late watermark", "eviction watermark", "state rows"):
             table.add_column(col)
         for b in data["batches"]:
@@ -84,7 +111,7 @@ def _render(data: dict[str, Any]) -> Any:
             fates[e["fate"]] = fates.get(e["fate"], 0) + 1
         console.print("Fates: " + ", ".join(f"{k} {v}" for k, v in sorted(fates.items())))
         if data["windows"]:
-            wt = Table(title="windows")
+            wt = new_table(title="windows")
             for col in ("start", "end", "event_type", "count", "emitted by batch"):
                 wt.add_column(col)
             for w in data["windows"]:
@@ -114,11 +141,11 @@ def register(app: typer.Typer) -> None:
         pipeline: Annotated[
             str, typer.Argument(help="windowed_agg, dedup or stream_join.")
         ] = "windowed_agg",
-        watermark: Annotated[
-            str | None, typer.Option("--watermark", help="Watermark delay [default: 10m].")
-        ] = None,
+        watermark_delay: WatermarkDelayOpt = None,
+        watermark: OldWatermarkOpt = None,
         window: Annotated[
-            str | None, typer.Option("--window", help="Window size [default: 5m].")
+            str | None,
+            typer.Option("--window", help=with_default("Window size", PIPELINE_DEFAULTS.window_ms)),
         ] = None,
         slide: Annotated[
             str | None, typer.Option("--slide", help="Window slide [default: the size].")
@@ -135,7 +162,12 @@ def register(app: typer.Typer) -> None:
         ] = "inner",
         click_window: Annotated[
             str | None,
-            typer.Option("--click-window", help="stream_join: click 0 to this after [10m]."),
+            typer.Option(
+                "--click-window",
+                help=with_default(
+                    "stream_join: a click 0 to this long after", PIPELINE_DEFAULTS.click_window_ms
+                ),
+            ),
         ] = None,
         no_dedup: Annotated[
             bool, typer.Option("--no-dedup", help="windowed_agg without deduplication.")
@@ -147,9 +179,12 @@ def register(app: typer.Typer) -> None:
         json_mode: JsonOpt = False,
     ) -> None:
         """Explain, per the reference model, each landed batch, event and window."""
+        from streamlab.model.explain import explain_lab, report
+        from streamlab.model.story import story
+
         config = build_config(
             pipeline,
-            watermark=watermark,
+            watermark=either(watermark_delay, watermark),
             window=window,
             slide=slide,
             trigger=trigger,

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from streamlab.cli._common import (
     JsonOpt,
@@ -17,16 +15,20 @@ from streamlab.cli._common import (
     RootOpt,
     emit,
     lab_paths,
+    new_table,
     progress_bar,
     status,
     to_jsonable,
 )
-from streamlab.durations import to_millis
+from streamlab.durations import describe, to_millis
 from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
-from streamlab.raw.generator import GeneratorConfig, parse_base_time
-from streamlab.raw.landing import read_lab
-from streamlab.raw.provision import SetupResult, setup_lab
+from streamlab.raw.config import GeneratorConfig, parse_base_time
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from streamlab.raw.provision import SetupResult
 
 
 def _seconds(value: str | None, option: str) -> int | None:
@@ -38,12 +40,25 @@ def _seconds(value: str | None, option: str) -> int | None:
     return ms // 1000
 
 
+_GENERATOR = GeneratorConfig()
+_IN_SECONDS = {"lateness_min", "lateness_max", "batch_interval"}
+
+
+def _generator_help(text: str, field_name: str) -> str:
+    """Return a generator option's help with its default, from :class:`GeneratorConfig`."""
+    value = getattr(_GENERATOR, field_name)
+    shown = describe(value * 1000) if field_name in _IN_SECONDS else str(value)
+    return f"{text} [default: {shown}]."
+
+
 def generator_config(paths: LabPaths, **given: Any) -> GeneratorConfig:
     """Build the generator settings from CLI options, defaulting to the lab's own settings.
 
     A lab that exists keeps its settings unless an option changes them; a new lab's base time
     defaults to now, to the minute, as the guide's generator uses the current time.
     """
+    from streamlab.raw.landing import read_lab
+
     existing = read_lab(paths)
     values: dict[str, Any] = existing.to_dict() if existing else {}
     values.pop("base_time", None)
@@ -86,52 +101,74 @@ def _render_setup(result: SetupResult) -> Any:
 
 def setup(
     root: RootOpt = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [default: 17].")] = None,
+    seed: Annotated[int | None, typer.Option(help=_generator_help("Random seed", "seed"))] = None,
     base_time: Annotated[
         str | None,
         typer.Option(help="Time of batch 0, UTC, e.g. 2026-01-01T09:00:00 [default: now]."),
     ] = None,
     batches: Annotated[
-        int | None, typer.Option(help="Batches of each source [default: 10].")
+        int | None, typer.Option(help=_generator_help("Batches of each source", "batches"))
     ] = None,
     events_per_batch: Annotated[
-        int | None, typer.Option(help="Events a batch [default: 100].")
+        int | None, typer.Option(help=_generator_help("Events a batch", "events_per_batch"))
     ] = None,
     impressions_per_batch: Annotated[
-        int | None, typer.Option(help="Impressions a batch [default: 50].")
+        int | None,
+        typer.Option(help=_generator_help("Impressions a batch", "impressions_per_batch")),
     ] = None,
     clicks_per_batch: Annotated[
-        int | None, typer.Option(help="Clicks a batch [default: 10].")
+        int | None, typer.Option(help=_generator_help("Clicks a batch", "clicks_per_batch"))
     ] = None,
     late_share: Annotated[
-        float | None, typer.Option(help="Share of events that arrive late [default: 0.1].")
+        float | None,
+        typer.Option(help=_generator_help("Share of events that arrive late", "late_share")),
     ] = None,
     lateness_min: Annotated[
-        str | None, typer.Option(help="Least lateness of a late event [default: 5m].")
+        str | None,
+        typer.Option(help=_generator_help("Least lateness of a late event", "lateness_min")),
     ] = None,
     lateness_max: Annotated[
-        str | None, typer.Option(help="Most lateness of a late event [default: 30m].")
+        str | None,
+        typer.Option(help=_generator_help("Most lateness of a late event", "lateness_max")),
     ] = None,
     duplicate_share: Annotated[
-        float | None, typer.Option(help="Re-sent events, as a share of a batch [default: 0.05].")
+        float | None,
+        typer.Option(
+            help=_generator_help("Re-sent events, as a share of a batch", "duplicate_share")
+        ),
     ] = None,
     orphan_share: Annotated[
-        float | None, typer.Option(help="Share of clicks without an impression [default: 0.1].")
+        float | None,
+        typer.Option(help=_generator_help("Share of clicks without an impression", "orphan_share")),
     ] = None,
     batch_interval: Annotated[
-        str | None, typer.Option(help="Time between two batches [default: 5m].")
+        str | None, typer.Option(help=_generator_help("Time between two batches", "batch_interval"))
     ] = None,
     malformed_share: Annotated[
-        float | None, typer.Option(help="Extra event lines that are not JSON, as a share [0].")
+        float | None,
+        typer.Option(
+            help=_generator_help(
+                "Extra event lines that are not JSON, as a share", "malformed_share"
+            )
+        ),
     ] = None,
     missing_field_share: Annotated[
-        float | None, typer.Option(help="Extra events without event_id or event_time [0].")
+        float | None,
+        typer.Option(
+            help=_generator_help(
+                "Extra events without event_id or event_time", "missing_field_share"
+            )
+        ),
     ] = None,
     bad_time_share: Annotated[
-        float | None, typer.Option(help="Extra events whose event_time does not parse [0].")
+        float | None,
+        typer.Option(
+            help=_generator_help("Extra events whose event_time does not parse", "bad_time_share")
+        ),
     ] = None,
     future_share: Annotated[
-        float | None, typer.Option(help="Extra events from a clock hours ahead [0].")
+        float | None,
+        typer.Option(help=_generator_help("Extra events from a clock hours ahead", "future_share")),
     ] = None,
     reset: Annotated[
         bool, typer.Option("--reset", help="Remove the lab's data, checkpoints and tables first.")
@@ -175,6 +212,8 @@ def setup(
 
         spark = lab_session(paths.root, master=master, remote=remote)
     with progress_bar("Generating batches", 3 * cfg.batches, show=not json) as progress:
+        from streamlab.raw.provision import setup_lab
+
         result = setup_lab(paths, cfg, spark=spark, progress=progress)
     emit(
         {
@@ -195,7 +234,7 @@ def _render_verify(data: dict[str, Any]) -> Any:
         out.print("STREAMING TRANSFORMATIONS SETUP VERIFICATION")
         out.print("=" * 72)
         ev, imp, clk = data["events"], data["impressions"], data["clicks"]
-        table = Table(title="Lab data", title_justify="left")
+        table = new_table(title="Lab data", title_justify="left")
         for column in ("source", "batches", "rows", "details"):
             table.add_column(column)
         share = ev["late"] / ev["rows"] if ev["rows"] else 0.0
@@ -217,7 +256,7 @@ def _render_verify(data: dict[str, Any]) -> Any:
         out.print(table)
         for source, rows in data["samples"].items():
             if rows:
-                sample = Table(title=f"Sample {source} (batch_0000)", title_justify="left")
+                sample = new_table(title=f"Sample {source} (batch_0000)", title_justify="left")
                 for column in rows[0]:
                     sample.add_column(column)
                 for row in rows:
@@ -229,7 +268,9 @@ def _render_verify(data: dict[str, Any]) -> Any:
             if isinstance(v, dict) and "spark" in v and v.get("ran")
         ]
         if compared:
-            truth = Table(title="What Spark did, and what the model expected", title_justify="left")
+            truth = new_table(
+                title="What Spark did, and what the model expected", title_justify="left"
+            )
             for column in ("", "Spark", "model", ""):
                 truth.add_column(column)
             for name, v in compared:
@@ -240,7 +281,7 @@ def _render_verify(data: dict[str, Any]) -> Any:
                     "✓" if v["ok"] else "✗",
                 )
             out.print(truth)
-        checks = Table(title="Checks", title_justify="left")
+        checks = new_table(title="Checks", title_justify="left")
         for column in ("check", "", "detail"):
             checks.add_column(column)
         for check in data["checks"]:
@@ -262,6 +303,8 @@ def verify(
     from streamlab.spark.session import lab_session
 
     paths = lab_paths(root)
+    from streamlab.raw.landing import read_lab
+
     if read_lab(paths) is None:
         raise StreamlabError(f"no lab at {paths.root}: run 'streamlab setup' first")
     with status("Starting Spark and reading the lab...", show=not json):
@@ -298,7 +341,7 @@ def sql(
     records = [to_jsonable(r) for r in rows]
 
     def render(out: Console) -> None:
-        table = Table(show_lines=False)
+        table = new_table(show_lines=False)
         for column in df.columns:
             table.add_column(column)
         for record in records:

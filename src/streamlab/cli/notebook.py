@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from streamlab.cli._common import (
     JsonOpt,
@@ -19,16 +18,11 @@ from streamlab.cli._common import (
     status,
 )
 from streamlab.errors import StreamlabError
-from streamlab.notebook import (
-    Notebook,
-    RunResult,
-    TextReporter,
-    check_guide_root,
-    guide_notebook,
-    load_notebook,
-    notebook_session,
-    run_notebook,
-)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from streamlab.notebook import Notebook, RunResult
 
 notebook_app = typer.Typer(
     help="Run notebooks locally, with spark, dbutils and display, on the lab root.",
@@ -67,6 +61,8 @@ def run(
     json_mode: JsonOpt = False,
 ) -> None:
     """Run a notebook's cells in order; the first failing cell stops it (exit status 1)."""
+    from streamlab.notebook import load_notebook
+
     book = load_notebook(file)
     _run(book, root, parse_params(param), json_mode, master=master, remote=remote)
 
@@ -83,6 +79,8 @@ def guide(
     json_mode: JsonOpt = False,
 ) -> None:
     """Run the setup guide's Steps 1-6 as a notebook (its one bug fixed) on the lab root."""
+    from streamlab.notebook import check_guide_root, guide_notebook, load_notebook
+
     check_guide_root(lab_paths(root))
     book = load_notebook(guide_notebook(as_written))
     _run(book, root, {}, json_mode, master=master, remote=remote)
@@ -97,6 +95,8 @@ def _run(
     master: str | None,
     remote: str | None,
 ) -> None:
+    from streamlab.notebook import TextReporter, notebook_session, run_notebook
+
     paths = lab_paths(root)
     paths.ensure_writable()
     with ExitStack() as stack:

@@ -8,29 +8,34 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
 from streamlab.cli._common import (
+    PIPELINE_DEFAULTS,
     JsonOpt,
     MasterOpt,
     RemoteOpt,
     RootOpt,
+    WatermarkDelayOpt,
     emit,
-    err_console,
     lab_paths,
+    new_table,
     status,
+    stderr_console,
+    with_default,
 )
 from streamlab.durations import to_millis
 from streamlab.errors import StreamlabError
-from streamlab.lab.paths import LabPaths
+from streamlab.lab.paths import PIPELINES, LabPaths
 from streamlab.pipelines.config import PipelineConfig, Trigger
-from streamlab.pipelines.registry import PIPELINES
-from streamlab.run.runner import RunResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from streamlab.run.runner import RunResult
 
 PipelinesArg = Annotated[
     list[str] | None,
@@ -45,33 +50,51 @@ TriggerOpt = Annotated[
         help="available-now (process what has landed, then stop) or an interval such as 10s.",
     ),
 ]
-DelayOpt = Annotated[
-    str | None, typer.Option("--watermark-delay", help="Events' watermark delay [default: 10m].")
+DelayOpt = WatermarkDelayOpt
+WindowOpt = Annotated[
+    str | None,
+    typer.Option("--window", help=with_default("Tumbling window", PIPELINE_DEFAULTS.window_ms)),
 ]
-WindowOpt = Annotated[str | None, typer.Option("--window", help="Tumbling window [default: 5m].")]
 SlidingOpt = Annotated[
-    str | None, typer.Option("--sliding-window", help="Sliding window size [default: 10m].")
+    str | None,
+    typer.Option(
+        "--sliding-window",
+        help=with_default("Sliding window size", PIPELINE_DEFAULTS.sliding_window_ms),
+    ),
 ]
 SlideOpt = Annotated[
-    str | None, typer.Option("--slide", help="Sliding window slide [default: 5m].")
+    str | None,
+    typer.Option("--slide", help=with_default("Sliding window slide", PIPELINE_DEFAULTS.slide_ms)),
 ]
 ImpDelayOpt = Annotated[
     str | None,
-    typer.Option("--impressions-delay", help="Impressions' watermark delay [default: 10m]."),
+    typer.Option(
+        "--impressions-delay",
+        help=with_default("Impressions' watermark delay", PIPELINE_DEFAULTS.impressions_delay_ms),
+    ),
 ]
 ClkDelayOpt = Annotated[
-    str | None, typer.Option("--clicks-delay", help="Clicks' watermark delay [default: 10m].")
+    str | None,
+    typer.Option(
+        "--clicks-delay",
+        help=with_default("Clicks' watermark delay", PIPELINE_DEFAULTS.clicks_delay_ms),
+    ),
 ]
 ClickWindowOpt = Annotated[
     str | None,
-    typer.Option("--click-window", help="A click joins 0 to this long after [default: 10m]."),
+    typer.Option(
+        "--click-window",
+        help=with_default("A click joins 0 to this long after", PIPELINE_DEFAULTS.click_window_ms),
+    ),
 ]
 MaxSkewOpt = Annotated[
     str | None,
     typer.Option(
         "--max-skew",
-        help="Quarantine events whose time runs this far ahead of processing time, or 'off' "
-        "[default: 5m].",
+        help=with_default(
+            "Quarantine events whose time runs this far ahead of processing time, or 'off'",
+            PIPELINE_DEFAULTS.max_skew_ms,
+        ),
     ),
 ]
 ResetOpt = Annotated[
@@ -95,6 +118,8 @@ class LiveView:
     def __init__(self, console: Console) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        from rich.live import Live
+
         self.live = Live(self._table(), console=console, refresh_per_second=4, transient=False)
 
     def __call__(self, record: dict[str, Any]) -> None:
@@ -108,7 +133,7 @@ class LiveView:
             self.live.update(self._table())
 
     def _table(self) -> Table:
-        table = Table(title="streamlab: running queries", title_justify="left")
+        table = new_table(title="streamlab: running queries", title_justify="left")
         for column in ("query", "batch", "input rows", "watermark", "state rows"):
             table.add_column(column)
         for name, row in sorted(self.rows.items()):
@@ -120,10 +145,10 @@ class LiveView:
 
 @contextmanager
 def _live(show: bool) -> Iterator[list[Callable[[dict[str, Any]], None]]]:
-    if not show or not err_console.is_terminal:
+    if not show or not stderr_console().is_terminal:
         yield []
         return
-    view = LiveView(err_console)
+    view = LiveView(stderr_console())
     with view.live:
         yield [view]
 
@@ -138,7 +163,7 @@ def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
     """
     import os
 
-    from streamlab.spark.session import default_config
+    from streamlab.spark.settings import default_config
 
     java = default_config(paths, os.cpu_count() or 2)["spark.driver.extraJavaOptions"]
     return {
@@ -180,7 +205,7 @@ def _run(
 
 
 def _summary_table(result: dict[str, Any]) -> Table:
-    table = Table(title="Pipelines", title_justify="left")
+    table = new_table(title="Pipelines", title_justify="left")
     for column in ("query", "batches", "in", "out", "dups", "late", "watermark", "state", "s"):
         table.add_column(column, overflow="fold")
     for p in result["pipelines"]:
@@ -390,7 +415,7 @@ def status_command(
         found = [p.to_dict() for p in lab_status(spark, paths)]
 
     def render(out: Console) -> None:
-        table = Table(title="Pipelines", title_justify="left")
+        table = new_table(title="Pipelines", title_justify="left")
         for column in ("pipeline", "query", "last batch", "watermark", "state", "table rows"):
             table.add_column(column)
         for p in found:

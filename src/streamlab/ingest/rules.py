@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from streamlab.settings import PipelineConfig
+
 FieldType = Literal["string", "double"]
 
 FIELDS: dict[str, tuple[tuple[str, FieldType], ...]] = {
@@ -64,8 +66,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 """Fields without which a record is quarantined."""
 
-DEFAULT_MAX_SKEW_MS = 300_000
-"""How far ahead of its processing time an event may be, by default: 5 minutes."""
+DEFAULT_MAX_SKEW_MS = PipelineConfig.max_skew_ms
+"""How far ahead of its processing time an event may be, by default (the pipelines' setting)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def time_columns(source: str) -> list[str]:
     return [column, "processing_time"] if source == "events" else [column]
 
 
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+"""The shape of :data:`TIME_FORMAT` text; only text of this shape can parse."""
 _NON_NUMERIC = {"NaN", "Infinity", "+Infinity", "-Infinity", "+INF", "-INF", "INF"}
 
 
@@ -99,7 +102,7 @@ def _spark_string(value: object) -> str | None:
 
 def parse_time_text(text: str | None) -> int | None:
     """Return epoch milliseconds for ``yyyy-MM-dd HH:mm:ss`` text, or ``None`` as Spark would."""
-    if text is None or not _TIME.fullmatch(text):
+    if text is None or not TIME_PATTERN.fullmatch(text):
         return None
     try:
         moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from streamlab.lab.files import atomic_write_text
 from streamlab.lab.paths import LabPaths
 
 if TYPE_CHECKING:
@@ -89,9 +90,7 @@ def register_table(
     marker = ref.path / TABLE_MARKER
     text = json.dumps({"format": "parquet", "schema": schema.jsonValue(), "comment": comment})
     if not marker.exists() or marker.read_text() != text:
-        tmp = marker.with_name(f".{TABLE_MARKER}.tmp")
-        tmp.write_text(text)
-        tmp.replace(marker)
+        atomic_write_text(marker, text)
     _attach_database(spark, ref.database, database_path(paths, ref.database))
     if not spark.catalog.tableExists(ref.qualified):
         spark.catalog.createTable(

@@ -16,7 +16,10 @@ DEFAULT_ROOT = "/tmp/streaming"
 SOURCES = ("events", "impressions", "clicks")
 """The three generated data sets, one ``batch_NNNN/`` folder per batch under each."""
 
-CHECKPOINTS = ("watermark_test", "windowed_agg", "dedup", "stream_join", "late_data")
+PIPELINES = ("watermark_test", "dedup", "windowed_agg", "stream_join", "late_data")
+"""The guide's exercises, in the order ``streamlab run`` lists them: the one list of pipelines."""
+
+CHECKPOINTS = PIPELINES
 """The guide's Step 4 checkpoint folders, one per exercise."""
 
 

@@ -13,6 +13,7 @@ from streamlab.model.aggregate import AggregateOutcome, Window
 from streamlab.model.dedup import DedupOutcome
 from streamlab.model.events import Rows
 from streamlab.model.explain import explain_lab, fate_array, report
+from streamlab.model.fates import Fate
 from streamlab.model.join import JoinCondition, JoinOutcome
 from streamlab.model.simulate import PIPELINES, ModelConfig, Result, simulate
 from streamlab.model.story import story
@@ -24,6 +25,7 @@ __all__ = [
     "AggregateOutcome",
     "BatchInfo",
     "DedupOutcome",
+    "Fate",
     "JoinCondition",
     "JoinOutcome",
     "ModelConfig",

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from streamlab.model.events import Rows
 from streamlab.model.watermark import BatchInfo, eviction_array, late_by_data_batch, spark_batch_of
@@ -100,19 +99,29 @@ def aggregate(
     windows: list[Window] = []
     keep = np.flatnonzero(~dropped)
     if len(keep):
-        frame = pd.DataFrame(
-            {"start": start[keep], "group": rows.group[row[keep]], "batch": spark[keep]}
+        # One group per (window start, event type), in that order. A row without an event type
+        # forms no window here, where Spark would count it under a NULL event_type; the lab's
+        # generator always writes one, so only hand-written lines can differ.
+        starts, groups, read_in = start[keep], rows.group[row[keep]], spark[keep]
+        has_group = np.fromiter((g is not None for g in groups), dtype=bool, count=len(groups))
+        named = np.flatnonzero(has_group)
+        names, name_code = np.unique(groups[named].astype(str), return_inverse=True)
+        pairs, pair_of = np.unique(
+            np.column_stack([starts[named], name_code.reshape(-1)]), axis=0, return_inverse=True
         )
-        grouped = frame.groupby(["start", "group"], sort=True)
-        summary = grouped["batch"].agg(["size", "min"]).reset_index()
-        window_of[keep] = grouped.ngroup().to_numpy()
-        ends = summary["start"].to_numpy(dtype=np.int64) + spec.size_ms
+        pair_of = pair_of.reshape(-1)
+        sizes = np.bincount(pair_of, minlength=len(pairs))
+        firsts = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(firsts, pair_of, read_in[named])
+        window_of[keep[named]] = pair_of
+        summary_start = pairs[:, 0].astype(np.int64)
+        ends = summary_start + spec.size_ms
         emitted = np.searchsorted(evict, ends, side="left")
         for s, g, c, first, e in zip(
-            summary["start"].tolist(),
-            summary["group"].tolist(),
-            summary["size"].tolist(),
-            summary["min"].tolist(),
+            summary_start.tolist(),
+            names[pairs[:, 1]].tolist(),
+            sizes.tolist(),
+            firsts.tolist(),
             emitted.tolist(),
             strict=True,
         ):

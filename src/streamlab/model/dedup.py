@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
-from streamlab.model.events import Rows
+from streamlab.model.events import Rows, factorize
 from streamlab.model.watermark import BatchInfo, eviction_array, late_by_data_batch, spark_batch_of
 
 IntArray = npt.NDArray[np.int64]
@@ -71,7 +70,7 @@ def deduplicate(rows: Rows, batches: Sequence[BatchInfo], delay_ms: int) -> Dedu
         m = max(int(spark[i]), int(np.searchsorted(evict, expires_at[i], side="left")))
         return m if m < len(evict) else NEVER
 
-    codes, _ = pd.factorize(pd.Series(rows.key, dtype=object), sort=False)
+    codes = factorize(rows.key)
     counts = np.bincount(codes, minlength=int(codes.max()) + 1 if n else 0)
     expired = np.full(n, NEVER, dtype=np.int64)
     single = counts[codes] == 1

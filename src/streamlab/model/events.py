@@ -85,3 +85,17 @@ def _objects(values: list[str]) -> ObjArray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+def factorize(values: ObjArray) -> IntArray:
+    """Return a code per value, numbering distinct values in order of first appearance.
+
+    >>> factorize(np.array(["b", "a", "b", "c"], dtype=object)).tolist()
+    [0, 1, 0, 2]
+    """
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    _, first, inverse = np.unique(values.astype(str), return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int64)
+    return rank[inverse.reshape(-1)]

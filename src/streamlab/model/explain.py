@@ -15,8 +15,6 @@ import numpy.typing as npt
 
 from streamlab.durations import describe
 from streamlab.lab.paths import LabPaths
-from streamlab.model import dedup as D
-from streamlab.model import join as J
 from streamlab.model.landed import load_inputs
 from streamlab.model.simulate import ModelConfig, Result, simulate
 
@@ -82,31 +80,8 @@ def isos(ms: npt.NDArray[np.int64]) -> list[str]:
 
 
 def fate_array(result: Result) -> npt.NDArray[np.object_]:
-    """Return the fate of every event of the ``events`` input, vectorized.
-
-    ``kept`` (dedup), ``counted``, ``partly_dropped`` (late for some sliding windows),
-    ``dropped_late`` (late for every window), ``late`` (dropped before deduplication),
-    ``duplicate`` or ``unparseable``.
-    """
-    rows = result.inputs["events"]
-    n = len(rows)
-    fate = np.full(n, "counted" if result.aggregate is not None else "kept", dtype=object)
-    if result.aggregate is not None:
-        c = result.aggregate.contributions
-        dropped = np.zeros(n, dtype=bool)
-        counted = np.zeros(n, dtype=bool)
-        dropped[c.row[c.dropped]] = True
-        counted[c.row[~c.dropped]] = True
-        fate[dropped & counted] = "partly_dropped"
-        fate[dropped & ~counted] = "dropped_late"
-    if result.dedup is not None:
-        outcome = result.dedup.outcome
-        fate[outcome == D.LATE] = "late"
-        fate[outcome == D.DUPLICATE] = "duplicate"
-        fate[outcome == D.UNPARSEABLE] = "unparseable"
-    else:
-        fate[~rows.valid] = "unparseable"
-    return fate
+    """Return the fate of every event of the ``events`` input: :attr:`Result.fates`."""
+    return result.fates
 
 
 def events(result: Result) -> list[dict[str, Any]]:
@@ -116,7 +91,7 @@ def events(result: Result) -> list[dict[str, Any]]:
     rows = result.inputs["events"]
     spark = _spark_batch(result)
     n = len(rows)
-    fate = fate_array(result).tolist()
+    fate = result.fates.tolist()
     counted: dict[int, list[dict[str, Any]]] = {}
     dropped: dict[int, list[dict[str, Any]]] = {}
     if result.aggregate is not None:
@@ -175,16 +150,6 @@ def events(result: Result) -> list[dict[str, Any]]:
     return out
 
 
-_JOIN_FATES = {
-    J.WAITING: "waiting",
-    J.JOINED: "joined",
-    J.UNMATCHED: "unmatched",
-    J.LATE: "late",
-    J.NOT_STORED: "unmatched",
-    J.UNPARSEABLE: "unparseable",
-}
-
-
 def _join_events(result: Result) -> list[dict[str, Any]]:
     assert result.join is not None
     spark = _spark_batch(result)
@@ -195,10 +160,11 @@ def _join_events(result: Result) -> list[dict[str, Any]]:
         partners_l.setdefault(i, []).append((j, b))
         partners_r.setdefault(j, []).append((i, b))
     nulls = dict(result.join.null_rows)
+    left_fates, right_fates = result.join_fates
     out: list[dict[str, Any]] = []
     for i in range(len(imps)):
         item = _join_item(imps, i, "impressions", imps.key[i], spark)
-        item["fate"] = _JOIN_FATES[int(result.join.left_outcome[i])]
+        item["fate"] = left_fates[i]
         item["joined_with"] = [
             {"click_id": clicks.group[j], "batch": b} for j, b in partners_l.get(i, [])
         ]
@@ -210,7 +176,7 @@ def _join_events(result: Result) -> list[dict[str, Any]]:
     for j in range(len(clicks)):
         item = _join_item(clicks, j, "clicks", clicks.group[j], spark)
         item["impression_id"] = clicks.key[j]
-        item["fate"] = _JOIN_FATES[int(result.join.right_outcome[j])]
+        item["fate"] = right_fates[j]
         item["joined_with"] = [
             {"impression_id": imps.key[i], "batch": b} for i, b in partners_r.get(j, [])
         ]

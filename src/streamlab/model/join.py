@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from streamlab.model.events import Rows
 from streamlab.model.watermark import BatchInfo
+from streamlab.settings import PipelineConfig
 
 IntArray = npt.NDArray[np.int64]
 
@@ -44,7 +45,7 @@ class JoinCondition:
 
     lower_ms: int = 0
     """``right_time >= left_time + lower_ms``."""
-    upper_ms: int = 600_000
+    upper_ms: int = PipelineConfig.click_window_ms
     """``right_time <= left_time + upper_ms``."""
     outer: bool = False
     """Left outer join (impressions kept, with NULL clicks, when they never match)."""

@@ -14,10 +14,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import orjson
-import pandas as pd
 
 from streamlab.errors import LabNotReadyError, StreamlabError
-from streamlab.ingest.rules import TIME_COLUMNS, QuarantineConfig, classify_line
+from streamlab.ingest.rules import (
+    TIME_COLUMNS,
+    TIME_PATTERN,
+    QuarantineConfig,
+    classify_line,
+    parse_time_text,
+)
 from streamlab.lab.paths import LabPaths
 from streamlab.model.events import Rows
 from streamlab.raw.landing import landed_batches
@@ -39,12 +44,29 @@ def parse_times(
     >>> ms.tolist(), ok.tolist()
     ([1000, 0, 0], [True, False, False])
     """
-    parsed = pd.to_datetime(
-        pd.Series(list(values), dtype=object), format="%Y-%m-%d %H:%M:%S", errors="coerce"
+    texts = list(values)
+    shaped = np.fromiter(
+        (isinstance(t, str) and TIME_PATTERN.fullmatch(t) is not None for t in texts),
+        dtype=bool,
+        count=len(texts),
     )
-    valid = parsed.notna().to_numpy()
-    ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    ms = np.where(valid, ns // 1_000_000, 0).astype(np.int64)
+    epoch = "1970-01-01 00:00:00"
+    iso = np.array(
+        [t if ok else epoch for t, ok in zip(texts, shaped.tolist(), strict=True)], dtype=str
+    )
+    ms = np.zeros(len(texts), dtype=np.int64)
+    valid = shaped.copy()
+    try:
+        # numpy reads "yyyy-mm-dd hh:mm:ss" directly; a value it refuses (Feb 30) sends the
+        # whole array to the exact rule, one value at a time.
+        seconds = iso.astype("datetime64[s]").astype(np.int64)
+        valid &= ~np.char.startswith(iso, "0000")  # numpy accepts year 0, Python does not
+        ms = np.where(valid, seconds * 1000, 0).astype(np.int64)
+    except ValueError:
+        for i in np.flatnonzero(shaped).tolist():
+            parsed = parse_time_text(str(texts[i]))
+            valid[i] = parsed is not None
+            ms[i] = parsed or 0
     return ms, valid
 
 

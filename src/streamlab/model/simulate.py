@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,7 @@ from streamlab.errors import StreamlabError
 from streamlab.model.aggregate import AggregateOutcome, aggregate
 from streamlab.model.dedup import KEPT, DedupOutcome, deduplicate
 from streamlab.model.events import Rows
+from streamlab.model.fates import FateArray, event_fates, join_fates
 from streamlab.model.join import JoinCondition, JoinOutcome, join
 from streamlab.model.watermark import (
     BatchInfo,
@@ -38,16 +40,19 @@ from streamlab.model.watermark import (
     plan_batches,
 )
 from streamlab.model.windows import WindowSpec
+from streamlab.settings import PipelineConfig, TriggerKind
+from streamlab.settings import Trigger as SettingsTrigger
 
 IntArray = npt.NDArray[np.int64]
 
-PIPELINES = ("windowed_agg", "dedup", "stream_join")
-"""The lab's pipelines the model knows."""
 _INPUTS = {
     "windowed_agg": ("events",),
     "dedup": ("events",),
     "stream_join": ("impressions", "clicks"),
 }
+"""The sources each modelled pipeline reads."""
+PIPELINES = tuple(_INPUTS)
+"""The lab's pipelines (:data:`streamlab.lab.paths.PIPELINES`) the model knows."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,11 @@ class ModelConfig:
 
     pipeline: str = "windowed_agg"
     """``windowed_agg``, ``dedup`` or ``stream_join``."""
-    delay_ms: int = 600_000
+    delay_ms: int = PipelineConfig.watermark_delay_ms
     """The ``withWatermark`` delay of every input, unless ``delays_ms`` overrides one."""
-    window: WindowSpec = field(default_factory=lambda: WindowSpec(300_000, 300_000))
+    window: WindowSpec = field(
+        default_factory=lambda: WindowSpec(PipelineConfig.window_ms, PipelineConfig.window_ms)
+    )
     """The window of ``windowed_agg``."""
     deduplicate: bool = True
     """Whether ``windowed_agg`` drops duplicate ``event_id`` before counting."""
@@ -80,7 +87,52 @@ class ModelConfig:
                 f"unknown pipeline {self.pipeline!r}: choose one of {', '.join(PIPELINES)}"
             )
         if self.delay_ms < 0 or any(v < 0 for v in self.delays_ms.values()):
-            raise StreamlabError("--watermark must not be negative")
+            raise StreamlabError("--watermark-delay must not be negative")
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: PipelineConfig,
+        pipeline: str = "windowed_agg",
+        *,
+        sliding: bool = False,
+        trigger: Trigger | TriggerKind | SettingsTrigger = TriggerKind.AVAILABLE_NOW,
+        policy: Policy = Policy.MIN,
+        deduplicate: bool = True,
+        outer: bool = False,
+    ) -> ModelConfig:
+        """Return the model of ``pipeline`` as the lab's queries run it with ``settings``.
+
+        The one way from the pipelines' settings to the model: ``windowed_agg`` counts in the
+        tumbling windows (``window_ms``) or, with ``sliding``, the sliding ones; ``dedup`` and
+        ``windowed_agg`` use the events' watermark delay; ``stream_join`` the impressions' and
+        clicks' delays and the click window.
+
+        >>> cfg = ModelConfig.from_settings(PipelineConfig(window_ms=60_000))
+        >>> cfg.delay_ms, cfg.window.size_ms, cfg.join.upper_ms
+        (600000, 60000, 600000)
+        """
+        window = (
+            WindowSpec(settings.sliding_window_ms, settings.slide_ms)
+            if sliding
+            else WindowSpec(settings.window_ms, settings.window_ms)
+        )
+        delays = (
+            {"impressions": settings.impressions_delay_ms, "clicks": settings.clicks_delay_ms}
+            if pipeline == "stream_join"
+            else {}
+        )
+        kind = trigger.kind if isinstance(trigger, SettingsTrigger) else TriggerKind(trigger)
+        return cls(
+            pipeline=pipeline,
+            delay_ms=settings.watermark_delay_ms,
+            window=window,
+            deduplicate=deduplicate,
+            trigger=kind,
+            policy=policy,
+            join=JoinCondition(0, settings.click_window_ms, outer),
+            delays_ms=delays,
+        )
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -110,6 +162,20 @@ class Result:
     """Join output and row outcomes, for ``stream_join``."""
     state_rows: IntArray
     """Per batch: rows held in state by all the query's operators after the batch."""
+
+    @cached_property
+    def fates(self) -> FateArray:
+        """The fate of every event (``windowed_agg``, ``dedup``), computed once."""
+        if "events" not in self.inputs:
+            raise StreamlabError(f"{self.config.pipeline} has no events: use join_fates")
+        return event_fates(self.inputs["events"], self.aggregate, self.dedup)
+
+    @cached_property
+    def join_fates(self) -> tuple[FateArray, FateArray]:
+        """The fates of the impressions and of the clicks (``stream_join``), computed once."""
+        if self.join is None:
+            raise StreamlabError(f"{self.config.pipeline} has no join: use fates")
+        return join_fates(self.join)
 
 
 def simulate(inputs: Mapping[str, Rows], config: ModelConfig) -> Result:

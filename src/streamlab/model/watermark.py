@@ -19,19 +19,13 @@ import numpy as np
 import numpy.typing as npt
 
 from streamlab.errors import StreamlabError
+from streamlab.settings import TriggerKind
 
 IntArray = npt.NDArray[np.int64]
 
 
-class Trigger(StrEnum):
-    """How the query is triggered, which decides whether no-data batches run in between."""
-
-    AVAILABLE_NOW = "available-now"
-    """``trigger(availableNow=True)`` over every landed batch: no-data batches never run between
-    data batches (there is always new data), only once after the last one."""
-    PROCESSING_TIME = "processing-time"
-    """A live trigger with idle time between batches: after each data batch, one no-data batch
-    runs when the watermark moved."""
+Trigger = TriggerKind
+"""The model takes a trigger's kind (:class:`streamlab.settings.TriggerKind`), not its interval."""
 
 
 class Policy(StrEnum):

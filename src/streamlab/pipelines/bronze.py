@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from streamlab.durations import spark_interval
 from streamlab.pipelines.config import PipelineConfig
 
 if TYPE_CHECKING:
@@ -40,4 +41,4 @@ def bronze_events(raw: DataFrame, cfg: PipelineConfig) -> DataFrame:
     >>> bronze = bronze_events(read_source(spark, paths, "events"),
     ...                        PipelineConfig())  # doctest: +SKIP
     """
-    return with_origin(raw).withWatermark("event_time", cfg.interval("watermark_delay_ms"))
+    return with_origin(raw).withWatermark("event_time", spark_interval(cfg.watermark_delay_ms))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from streamlab.durations import spark_interval
 from streamlab.pipelines.config import PipelineConfig
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def timed_events(events: DataFrame) -> DataFrame:
 
 def watermarked_events(events: DataFrame, cfg: PipelineConfig) -> DataFrame:
     """Return the events with a parsed time, watermarked ``cfg.watermark_delay_ms`` behind."""
-    return timed_events(events).withWatermark("event_time", cfg.interval("watermark_delay_ms"))
+    return timed_events(events).withWatermark("event_time", spark_interval(cfg.watermark_delay_ms))
 
 
 def deduplicate(events: DataFrame, cfg: PipelineConfig) -> DataFrame:

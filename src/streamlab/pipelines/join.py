@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from streamlab.durations import spark_interval
 from streamlab.pipelines.config import PipelineConfig
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ AD_CLICK_COLUMNS = (
 def watermarked_impressions(impressions: DataFrame, cfg: PipelineConfig) -> DataFrame:
     """Return impressions with a parsed time, watermarked ``cfg.impressions_delay_ms`` behind."""
     timed = impressions.where(F.col("impression_time").isNotNull())
-    return timed.withWatermark("impression_time", cfg.interval("impressions_delay_ms"))
+    return timed.withWatermark("impression_time", spark_interval(cfg.impressions_delay_ms))
 
 
 def watermarked_clicks(clicks: DataFrame, cfg: PipelineConfig) -> DataFrame:
@@ -41,12 +42,12 @@ def watermarked_clicks(clicks: DataFrame, cfg: PipelineConfig) -> DataFrame:
     """
     timed = clicks.where(F.col("click_time").isNotNull())
     renamed = timed.withColumnRenamed("impression_id", "click_impression_id")
-    return renamed.withWatermark("click_time", cfg.interval("clicks_delay_ms"))
+    return renamed.withWatermark("click_time", spark_interval(cfg.clicks_delay_ms))
 
 
 def click_condition(cfg: PipelineConfig) -> Column:
     """Return the join condition: same impression, click 0 to ``click_window_ms`` after it."""
-    reach = F.expr(f"INTERVAL {cfg.interval('click_window_ms')}")
+    reach = F.expr(f"INTERVAL {spark_interval(cfg.click_window_ms)}")
     return (
         (F.col("click_impression_id") == F.col("impression_id"))
         & (F.col("click_time") >= F.col("impression_time"))
@@ -65,17 +66,9 @@ def ad_clicks(impressions: DataFrame, clicks: DataFrame, cfg: PipelineConfig) ->
     joined = watermarked_impressions(impressions, cfg).join(
         watermarked_clicks(clicks, cfg), click_condition(cfg), "inner"
     )
-    return joined.select(
-        "impression_id",
-        "ad_id",
-        "user_id",
-        "impression_time",
-        "click_id",
-        "click_time",
-        (F.unix_timestamp("click_time") - F.unix_timestamp("impression_time"))
-        .cast("long")
-        .alias("seconds_to_click"),
-    )
+    *columns, delay = AD_CLICK_COLUMNS
+    seconds = F.unix_timestamp("click_time") - F.unix_timestamp("impression_time")
+    return joined.select(*columns, seconds.cast("long").alias(delay))
 
 
 def ad_ctr(impressions: DataFrame, clicks: DataFrame, cfg: PipelineConfig) -> DataFrame:
@@ -88,7 +81,7 @@ def ad_ctr(impressions: DataFrame, clicks: DataFrame, cfg: PipelineConfig) -> Da
         watermarked_clicks(clicks, cfg), click_condition(cfg), "left_outer"
     )
     grouped = joined.groupBy(
-        F.window("impression_time", cfg.interval("window_ms")).alias("window"), "ad_id"
+        F.window("impression_time", spark_interval(cfg.window_ms)).alias("window"), "ad_id"
     )
     counted = grouped.agg(
         F.size(F.collect_set("impression_id")).alias("impressions"),

@@ -7,13 +7,14 @@ batches are the landed batches, in order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamlab.errors import StreamlabError
 from streamlab.ingest.quarantine import QuarantineConfig, bad_records, classify, read_lines
 from streamlab.ingest.sources import read_source
+from streamlab.lab.paths import PIPELINES as PIPELINES
 from streamlab.lab.paths import SOURCES, LabPaths
 from streamlab.pipelines.bronze import bronze_events
 from streamlab.pipelines.config import PipelineConfig
@@ -26,11 +27,12 @@ if TYPE_CHECKING:
 
 Build = Callable[["SparkSession", LabPaths, PipelineConfig], "DataFrame"]
 
-PIPELINES = ("watermark_test", "dedup", "windowed_agg", "stream_join", "late_data")
-"""The guide's exercises, in the order ``streamlab run`` lists them."""
 
 LATE_TABLE = "streaming_bronze.late_events"
 """Where ``late_data`` writes the events the tumbling windows dropped as late."""
+
+
+_SETTING_FIELDS = {f.name for f in fields(PipelineConfig)}
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,20 @@ class QuerySpec:
     """Builds the streaming DataFrame from the lab's sources."""
     description: str
     settings: tuple[str, ...] = ()
-    """The :class:`PipelineConfig` fields the query's state depends on; fixed at its first run."""
+    """The :class:`PipelineConfig` fields the query's state depends on; fixed at its first run.
+
+    Their names are the keys of the checkpoint's recorded settings (``streamlab.json``), so
+    they stay names; each must be a field, which is checked when the spec is made."""
+
+    def __post_init__(self) -> None:
+        """Refuse a setting that is not a :class:`PipelineConfig` field."""
+        unknown = set(self.settings) - _SETTING_FIELDS
+        if unknown:
+            raise ValueError(f"{self.name}: {sorted(unknown)} are not PipelineConfig fields")
+
+    def recorded(self, cfg: PipelineConfig) -> dict[str, Any]:
+        """Return the settings of ``cfg`` this query's checkpoint records and checks."""
+        return {name: getattr(cfg, name) for name in self.settings}
 
     def checkpoint(self, paths: LabPaths) -> Path:
         """Return the query's checkpoint folder (the guide's folder, a subfolder if shared)."""

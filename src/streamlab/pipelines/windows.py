@@ -48,14 +48,9 @@ def window_aggregates(deduped: DataFrame, size_ms: int, slide_ms: int | None = N
         F.avg("value").alias("value_avg"),
         F.size(F.collect_set("user_id")).alias("distinct_users"),
     )
+    start, end, *rest = WINDOW_COLUMNS
     return aggregated.select(
-        F.col("window.start").alias("window_start"),
-        F.col("window.end").alias("window_end"),
-        "event_type",
-        "event_count",
-        "value_sum",
-        "value_avg",
-        "distinct_users",
+        F.col("window.start").alias(start), F.col("window.end").alias(end), *rest
     )
 
 

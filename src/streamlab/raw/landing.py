@@ -12,13 +12,17 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from streamlab.errors import StreamlabError
+from streamlab.lab.files import atomic_write_bytes, temporary_name
 from streamlab.lab.paths import LabPaths
-from streamlab.raw.generator import Batch, GeneratorConfig
+from streamlab.raw.config import GeneratorConfig
+
+if TYPE_CHECKING:
+    from streamlab.raw.generator import Batch
 
 DATA_FILE = "part-00000.json"
 MANIFEST = "_manifest.json"
@@ -36,7 +40,7 @@ def land(paths: LabPaths, batch: Batch) -> Path:
     if final.exists():
         raise StreamlabError(f"{final} exists already: batches are never overwritten")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    tmp = temporary_name(final)
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
@@ -121,6 +125,4 @@ def read_lab(paths: LabPaths) -> GeneratorConfig | None:
 def write_lab(paths: LabPaths, cfg: GeneratorConfig) -> None:
     """Record the configuration the lab's data was generated with."""
     data = {"generator": cfg.to_dict(), "fingerprint": cfg.fingerprint()}
-    tmp = paths.lab_file.with_name(f".{paths.lab_file.name}.tmp")
-    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-    tmp.replace(paths.lab_file)
+    atomic_write_bytes(paths.lab_file, orjson.dumps(data, option=orjson.OPT_INDENT_2))

@@ -22,7 +22,6 @@ rewrites the same file, never a second one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from pyspark.sql.types import (
 )
 
 from streamlab.ingest.quarantine import QuarantineConfig, classify
+from streamlab.lab.files import atomic_path, atomic_write_bytes
 from streamlab.run.checkpoint import batch_files, committed_batches, late_watermark
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def capture_late(
             batch_id, watermark, input_rows, unparsed, len(late), batch_file_list
         )
         marker = state / "batches" / f"{batch_id:06d}.json"
-        _atomic_write(marker, json.dumps(asdict(result)).encode())
+        atomic_write_bytes(marker, json.dumps(asdict(result)).encode())
         captured.append(result)
     return captured
 
@@ -224,12 +224,5 @@ def _write_rows(target: Path, rows: list[Any]) -> None:
             "lateness_ms": pa.array(columns[10], pa.int64()),
         }
     )
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
-    tmp.replace(target)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)

@@ -29,8 +29,13 @@ from streamlab.pipelines.registry import (
 )
 from streamlab.raw.landing import landed_batches
 from streamlab.run.accounting import Accounting, open_window_counts
-from streamlab.run.checkpoint import committed_batches, planned_batches, read_offsets
-from streamlab.run.checkpoint_guard import check_checkpoint, repair_after_kill
+from streamlab.run.checkpoint import (
+    check_checkpoint,
+    committed_batches,
+    planned_batches,
+    read_offsets,
+    repair_after_kill,
+)
 from streamlab.run.late import LATE_SCHEMA, capture_late, captured_batches
 from streamlab.run.progress import (
     OUTPUT_METRIC,
@@ -143,7 +148,7 @@ def _remove_table_data(folder: Path) -> None:
 
 def check_settings(paths: LabPaths, spec: QuerySpec, cfg: PipelineConfig) -> None:
     """Fail if the query's checkpoint is damaged or was started with other settings."""
-    wanted = {k: getattr(cfg, k) for k in spec.settings}
+    wanted = spec.recorded(cfg)
     check_checkpoint(spec.checkpoint(paths), spec.pipeline, wanted, query=spec.name)
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from streamlab.lab.catalog import table_ref
-from streamlab.lab.paths import LabPaths
-from streamlab.pipelines.registry import LATE_TABLE, PIPELINES, queries_of
+from streamlab.lab.paths import PIPELINES, LabPaths
+from streamlab.pipelines.registry import LATE_TABLE, queries_of
 from streamlab.run.accounting import state_operators, state_rows
 from streamlab.run.checkpoint import committed_batches, planned_batches, read_offsets
 from streamlab.run.late import captured_batches

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from streamlab.spark.daemons import (
     stop,
     write_state,
 )
+from streamlab.spark.settings import ClusterConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -45,30 +45,6 @@ if TYPE_CHECKING:
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """How big the local cluster is and where it listens (always on 127.0.0.1)."""
-
-    workers: int = 1
-    """Worker processes."""
-    cores: int = 1
-    """Cores each worker offers to applications."""
-    memory: str = "2g"
-    """Memory each worker offers to executors (Spark size: ``512m``, ``2g``)."""
-    port: int = 7077
-    """The master's port: applications use ``spark://127.0.0.1:<port>``."""
-    webui_port: int = 8080
-    """The master's web UI; workers' web UIs take the ports right after it."""
-    timeout: float = 120.0
-    """Seconds ``start`` waits for the master and every worker to be up."""
-
-    def __post_init__(self) -> None:
-        if self.workers < 1 or self.cores < 1:
-            raise StreamlabError("--workers and --cores must be 1 or more")
-        if not self.memory[:-1].isdigit() or self.memory[-1].lower() not in "mg":
-            raise StreamlabError(f"--memory {self.memory!r} is not a size like 512m or 2g")
 
 
 @dataclass
@@ -231,6 +207,8 @@ def _wait(
 def master_info(webui_url: str, timeout: float = 2.0) -> dict[str, Any] | None:
     """Return the master's state from its web UI's JSON, or ``None`` if it does not answer."""
     try:
+        import urllib.request  # only when asking a running master: keeps CLI start-up fast
+
         with urllib.request.urlopen(f"{webui_url}/json/", timeout=timeout) as response:
             data = json.loads(response.read())
     except (OSError, ValueError):

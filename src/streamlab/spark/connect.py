@@ -38,22 +38,10 @@ from streamlab.spark.daemons import (
     stop,
     write_state,
 )
+from streamlab.spark.settings import DEFAULT_PORT, ConnectConfig
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
-DEFAULT_PORT = 15002
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class ConnectConfig:
-    """Where the Connect server listens and where its queries run."""
-
-    port: int = DEFAULT_PORT
-    """The gRPC port: clients use ``sc://127.0.0.1:<port>``."""
-    master: str | None = None
-    """A cluster URL (``spark://127.0.0.1:7077``); ``None``: local mode with every core."""
-    timeout: float = 120.0
-    """Seconds ``start`` waits for the server to accept connections."""
 
 
 @dataclass
@@ -84,7 +72,7 @@ def state_file(paths: LabPaths) -> Path:
 def server_settings(paths: LabPaths, master: str | None) -> dict[str, str]:
     """Return the Spark settings of the lab's Connect server."""
     from streamlab.spark.cluster import driver_settings
-    from streamlab.spark.session import default_config
+    from streamlab.spark.settings import default_config
 
     settings = default_config(paths, os.cpu_count() or 2)
     settings.update(

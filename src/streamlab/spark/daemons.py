@@ -25,7 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from streamlab.errors import StreamlabError
+from streamlab.lab.files import atomic_write_text
 from streamlab.spark.java import ensure_java
 
 LOOPBACK = "127.0.0.1"
@@ -136,18 +139,32 @@ def launch(
     return daemon
 
 
+def _process(pid: int) -> psutil.Process | None:
+    """Return the running process ``pid`` (not a zombie), or ``None``."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return proc
+
+
 def command_line(pid: int) -> str | None:
     """Return the command line of process ``pid``, or ``None`` if it is gone (or a zombie)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        if not Path("/proc/self").exists():  # no /proc (macOS): ask ps
-            out = subprocess.run(
-                ["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, check=False
-            )
-            return out.stdout.strip() or None
+    proc = _process(pid)
+    if proc is None:
         return None
-    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip() or None
+    try:
+        return " ".join(proc.cmdline()).strip() or None
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def _matches(daemon: Daemon, line: str | None) -> bool:
+    if line is None or daemon.marker not in line:
+        return False
+    return re.search(rf"(?<!\d){daemon.port}(?!\d)", line) is not None
 
 
 def alive(daemon: Daemon) -> bool:
@@ -156,10 +173,7 @@ def alive(daemon: Daemon) -> bool:
     Its command line must name both its main class and its port: a process id reused by
     another program, or by another Spark process on the machine, does not match.
     """
-    line = command_line(daemon.pid)
-    if line is None or daemon.marker not in line:
-        return False
-    return re.search(rf"(?<!\d){daemon.port}(?!\d)", line) is not None
+    return _matches(daemon, command_line(daemon.pid))
 
 
 def stop(daemon: Daemon, timeout: float = 20.0) -> bool:
@@ -167,22 +181,24 @@ def stop(daemon: Daemon, timeout: float = 20.0) -> bool:
 
     A process id now used by another program is left alone.
     """
-    if not alive(daemon):
+    proc = _process(daemon.pid)
+    if proc is None or not alive(daemon):
         _reap(daemon.pid)
         return False
+    try:
+        members = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        members = [proc]
     _signal(daemon, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _reap(daemon.pid)
-        if not alive(daemon):
-            return True
-        time.sleep(0.2)
-    _signal(daemon, signal.SIGKILL)
-    for _ in range(50):
-        _reap(daemon.pid)
-        if not alive(daemon):
-            break
-        time.sleep(0.1)
+    # psutil waits on these very processes (their start times pin them), reaping our own.
+    _, running = psutil.wait_procs(members, timeout=timeout)
+    if running:
+        _signal(daemon, signal.SIGKILL)
+        for member in running:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        psutil.wait_procs(running, timeout=5.0)
+    _reap(daemon.pid)
     return True
 
 
@@ -218,9 +234,7 @@ def log_tail(log: str | Path, lines: int = 1) -> str:
 def write_state(file: Path, data: Mapping[str, Any]) -> None:
     """Write a state file atomically."""
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{file.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(file)
+    atomic_write_text(file, json.dumps(data, indent=2))
 
 
 def read_state(file: Path) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamlab.errors import StreamlabError
+from streamlab.lab.files import atomic_write_text
 
 MIN_JAVA = 17
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
@@ -91,10 +92,7 @@ def _shim_home(real: Path) -> Path:
             link = home / name
             if not link.exists() and (real / name).exists():
                 link.symlink_to(real / name)
-        tmp = java.with_suffix(".tmp")
-        tmp.write_text(script)
-        tmp.chmod(0o755)
-        tmp.replace(java)
+        atomic_write_text(java, script, mode=0o755)
     return home
 
 
