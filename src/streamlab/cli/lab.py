@@ -187,6 +187,10 @@ def setup(
 
         paths.ensure_writable()
         reset_lab(paths)
+    else:  # a lab moved from another root: refused before anything is written
+        from streamlab.lab.home import check_home
+
+        check_home(paths, writing=True)
     cfg = generator_config(
         paths,
         seed=seed,

@@ -298,6 +298,11 @@ def run(
     seconds = None if duration is None else to_millis(duration, what="--duration") / 1000
     if seconds is not None and trig.available_now:
         raise StreamlabError("--duration needs an interval trigger, e.g. --trigger 10s")
+    if paths.lab_file.exists():  # a lab moved from another root: refused before Spark starts
+        from streamlab.pipelines.registry import select_pipelines
+        from streamlab.run.runner import claim_root
+
+        claim_root(paths, select_pipelines(pipelines), reset=reset)
     result = _run(
         paths,
         pipelines,
@@ -347,6 +352,9 @@ def lab(
             paths.ensure_writable()
             reset_lab(paths)
         setup = setup_lab(paths, generator_config(paths))
+    from streamlab.run.runner import claim_root
+
+    claim_root(paths, list(PIPELINES), reset=False)  # a lab moved elsewhere: refused here
     cfg = _config(
         watermark_delay=watermark_delay,
         window=window,
@@ -494,7 +502,7 @@ def reset(
     """Remove pipelines' checkpoints and table data, so their next run starts over."""
     from streamlab.lab.lock import RootLock, command_line
     from streamlab.pipelines.registry import LATE_TABLE, queries_of, select_pipelines
-    from streamlab.run.runner import reset_pipelines
+    from streamlab.run.runner import claim_root, reset_pipelines
 
     paths = lab_paths(root)
     chosen = [p for p in select_pipelines(pipelines) if p in pipelines]
@@ -509,6 +517,7 @@ def reset(
             )
         typer.confirm(f"Remove the checkpoints and the data of {', '.join(tables)}?", abort=True)
     with RootLock(paths, command_line()):
+        claim_root(paths, chosen, reset=True, fix="or reset every pipeline to start them all over")
         reset_pipelines(paths, chosen)
     emit(
         {"reset": chosen, "tables": tables},

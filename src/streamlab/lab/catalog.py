@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamlab.lab.files import atomic_write_text
+from streamlab.lab.home import check_home
 from streamlab.lab.paths import LabPaths
 
 if TYPE_CHECKING:
@@ -103,8 +104,10 @@ def attach_catalog(spark: SparkSession, paths: LabPaths) -> list[str]:
     """Register every database and table found in the lab's warehouse; return the tables.
 
     Safe to call again: what is registered already is kept, and a session that served another
-    lab root before is re-pointed to this one.
+    lab root before is re-pointed to this one. A lab copied or moved from another root is
+    refused with one line (:func:`streamlab.lab.home.check_home`): its tables would read empty.
     """
+    check_home(paths, writing=False)
     if not uses_lab_catalog(spark) or not paths.warehouse.is_dir():
         return []
     root = str(paths.root)

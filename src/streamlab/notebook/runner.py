@@ -28,6 +28,7 @@ from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from streamlab.lab.catalog import attach_catalog, database_path, uses_lab_catalog
+from streamlab.lab.home import check_home, record_home
 from streamlab.lab.paths import LabPaths
 from streamlab.notebook.dbutils import DBUtils, NotebookExit
 from streamlab.notebook.display import Display
@@ -96,6 +97,10 @@ class NotebookRunner:
             if cell.kind in ("python", "sql", "sh"):
                 self.mapper.rewrite(cell.source)  # a root paths cannot map to fails here, early
         self.paths.ensure_writable()
+        # The notebook's /tmp/streaming and dbfs: paths map to this root: a lab that was set
+        # up at another one is refused, so one lab is never seen under two roots.
+        check_home(self.paths, writing=True, fix="or run the notebook with a fresh --root")
+        record_home(self.paths)
         attach_catalog(self.spark, self.paths)
         result = RunResult(str(book.path), str(self.paths.root))
         started = time.perf_counter()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from streamlab.errors import StreamlabError
 from streamlab.lab.catalog import DATABASES, create_databases, database_path
+from streamlab.lab.home import check_home, home_file, record_home
 from streamlab.lab.lock import RootLock, command_line
 from streamlab.lab.paths import CHECKPOINTS, SOURCES, LabPaths
 from streamlab.raw.generator import GeneratorConfig, generate
@@ -44,7 +45,10 @@ class SetupResult:
 
 
 def reset_lab(paths: LabPaths) -> None:
-    """Remove everything streamlab wrote under the lab root: data, checkpoints, tables, logs."""
+    """Remove everything streamlab wrote under the lab root: data, checkpoints, tables, logs.
+
+    The record of where the lab lives goes last: a reset cut short is still refused elsewhere.
+    """
     for folder in [
         *(paths.source(s) for s in SOURCES),
         paths.checkpoints,
@@ -54,6 +58,7 @@ def reset_lab(paths: LabPaths) -> None:
         if folder.exists():
             shutil.rmtree(folder)
     paths.lab_file.unlink(missing_ok=True)
+    home_file(paths).unlink(missing_ok=True)
 
 
 def check_compatible(paths: LabPaths, cfg: GeneratorConfig) -> GeneratorConfig | None:
@@ -111,6 +116,8 @@ def _setup(
 ) -> SetupResult:
     if reset:
         reset_lab(paths)
+    # A lab copied or moved from another root is refused before anything is written.
+    check_home(paths, writing=True)
     existing = check_compatible(paths, cfg)
 
     # Step 1: databases.
@@ -137,6 +144,7 @@ def _setup(
                 if progress:
                     progress(done, total)
     write_lab(paths, record)
+    record_home(paths)
 
     # Step 4: checkpoint folders.
     for name in CHECKPOINTS:

@@ -332,10 +332,11 @@ def repair_after_kill(checkpoint: Path, sink: Path | None) -> list[str]:
         for batch in _log_ids(sink_log):
             if batch > last_commit:
                 for line in (sink_log / str(batch)).read_text().splitlines()[1:]:
-                    written = json.loads(line).get("path", "")
-                    Path(str(written).removeprefix("file://").removeprefix("file:")).unlink(
-                        missing_ok=True
-                    )
+                    written = str(json.loads(line).get("path", ""))
+                    # The sink writes into the table's folder: remove the file there, never
+                    # at the absolute path logged (a copied lab's log names the original's).
+                    if written:
+                        (sink / Path(uri_to_path(written)).name).unlink(missing_ok=True)
                 _delete(sink_log / str(batch))
                 removed.append(f"{sink.name}/_spark_metadata/{batch}")
     return removed

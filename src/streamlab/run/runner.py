@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 from streamlab.errors import LabNotReadyError, StreamlabError
 from streamlab.ingest.quarantine import QuarantineConfig
 from streamlab.lab.catalog import register_table, table_ref
+from streamlab.lab.home import Home, check_home, moved_from, record_home, write_home
 from streamlab.lab.lock import RootLock, command_line
 from streamlab.lab.paths import CHECKPOINTS, LabPaths
 from streamlab.pipelines.config import PipelineConfig, Trigger
 from streamlab.pipelines.registry import (
     LATE_TABLE,
+    PIPELINES,
     TUMBLING,
     QuerySpec,
     queries_of,
@@ -132,6 +134,33 @@ def reset_pipelines(paths: LabPaths, pipelines: list[str]) -> None:
         paths.checkpoint(name).mkdir(parents=True, exist_ok=True)
 
 
+def claim_root(
+    paths: LabPaths, pipelines: list[str], *, reset: bool, fix: str | None = None
+) -> None:
+    """Make sure the lab at ``paths`` lives there before a run writes to it, and record that.
+
+    A lab copied or moved from another root is refused with one line, nothing written, unless
+    every pipeline starts over (``reset`` of all of them): that removes every checkpoint and
+    table, the only places that name the old root, and the lab then lives here. ``fix`` is the
+    other way out the refusal names (default: ``--reset`` of every pipeline).
+    """
+    with RootLock(paths, command_line()):
+        if reset and set(PIPELINES) <= set(pipelines) and moved_from(paths) is not None:
+            reset_pipelines(paths, list(PIPELINES))
+            write_home(paths, Home(str(paths.root)))
+        check_home(
+            paths,
+            writing=True,
+            fix=fix
+            or (
+                None
+                if set(PIPELINES) <= set(pipelines)
+                else "or pass --reset, naming no pipeline, to start over"
+            ),
+        )
+        record_home(paths)
+
+
 def _remove(folder: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
@@ -205,6 +234,7 @@ def run_pipelines(
     if not landed_batches(paths, "events"):
         raise LabNotReadyError(f"no lab data under {paths.root}: run 'streamlab setup' first")
     with RootLock(paths, command_line()):
+        claim_root(paths, chosen, reset=reset)
         return _run_locked(spark, paths, chosen, cfg, trig, observers, duration, reset)
 
 

@@ -46,7 +46,9 @@ def committed_files(folder: Path) -> list[Path]:
                 continue
             entry = json.loads(line)
             files[entry["path"]] = entry.get("action", "add") == "add"
-    return [Path(uri_to_path(p)) for p, added in files.items() if added]
+    # The sink writes each file into the table's folder; resolving the logged names there,
+    # not at the absolute paths logged, reads a copied or moved table where it is now.
+    return [folder / Path(uri_to_path(p)).name for p, added in files.items() if added]
 
 
 def row_count(folder: Path) -> int:

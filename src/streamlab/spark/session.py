@@ -49,6 +49,10 @@ def lab_session(
     from pyspark.sql import SparkSession
 
     paths = LabPaths.resolve(root)
+    if attach:  # before Spark starts: a lab moved from another root is refused at once
+        from streamlab.lab.home import check_home
+
+        check_home(paths, writing=False)
     remote = remote or os.environ.get("SPARK_REMOTE")
     master = master or os.environ.get("STREAMLAB_MASTER")
     cores = os.cpu_count() or 2
