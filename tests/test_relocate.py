@@ -30,6 +30,13 @@ from streamlab.run.tables import row_count
 from tests.conftest import snapshot
 
 runner = CliRunner()
+
+
+def slow(test: Any) -> Any:
+    """Mark a test that uses the real lab: slow, with room for the lab run on a busy machine."""
+    return pytest.mark.timeout(1800)(pytest.mark.slow(test))
+
+
 BATCHES = 4
 SETUP = ["--base-time", "2026-01-01T09:00:00", "--batches", str(BATCHES)]
 TABLES = (
@@ -89,14 +96,14 @@ def copy(original: dict[str, Any]) -> Path:
     return cp_r(original["root"], original["root"].parent / "copy")
 
 
-@pytest.mark.slow
+@slow
 def test_the_lab_records_where_it_lives(original: dict[str, Any]) -> None:
     root = original["root"]
     home = read_home(LabPaths.resolve(root))
     assert home is not None and home.root == str(root) and not home.pending
 
 
-@pytest.mark.slow
+@slow
 def test_reading_the_copy_is_refused_never_empty(original: dict[str, Any], copy: Path) -> None:
     before = snapshot(copy)
     for args in (
@@ -113,7 +120,7 @@ def test_reading_the_copy_is_refused_never_empty(original: dict[str, Any], copy:
     assert snapshot(copy) == before
 
 
-@pytest.mark.slow
+@slow
 def test_writing_to_the_copy_is_refused_and_writes_nothing(
     original: dict[str, Any], copy: Path
 ) -> None:
@@ -133,7 +140,7 @@ def test_writing_to_the_copy_is_refused_and_writes_nothing(
     assert snapshot(copy) == before
 
 
-@pytest.mark.slow
+@slow
 def test_relocate_makes_the_copy_the_original_row_for_row(
     spark: SparkSession, original: dict[str, Any], copy: Path
 ) -> None:
@@ -149,7 +156,7 @@ def test_relocate_makes_the_copy_the_original_row_for_row(
     assert again["moved_from"] == [] and again["rewritten"] == 0
 
 
-@pytest.mark.slow
+@slow
 def test_a_batch_landed_in_the_copy_is_processed_exactly_once(
     original: dict[str, Any], copy: Path
 ) -> None:
@@ -175,7 +182,7 @@ def test_a_batch_landed_in_the_copy_is_processed_exactly_once(
     assert [q["input_rows"] for q in rerun if q["name"] == "watermark_test"] == [0]
 
 
-@pytest.mark.slow
+@slow
 def test_verify_passes_on_the_copy(copy: Path) -> None:
     result = invoke("verify", "--root", str(copy), "--json")
     assert result.exit_code == 0, result.output
@@ -194,7 +201,7 @@ relocate_lab(LabPaths.resolve(sys.argv[1]), progress=progress)
 """
 
 
-@pytest.mark.slow
+@slow
 def test_relocate_killed_halfway_finishes_when_run_again(
     spark: SparkSession,
     original: dict[str, Any],
@@ -241,7 +248,7 @@ def test_relocate_killed_halfway_finishes_when_run_again(
     assert table_rows(spark, lab) == original["rows"]
 
 
-@pytest.mark.slow
+@slow
 def test_a_moved_lab_is_refused_until_relocated(
     spark: SparkSession, original: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -261,7 +268,7 @@ def test_a_moved_lab_is_refused_until_relocated(
     assert table_rows(spark, moved) == original["rows"]
 
 
-@pytest.mark.slow
+@slow
 def test_reset_starts_a_moved_lab_over_where_it_is(
     original: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -304,7 +311,7 @@ def test_a_lab_from_before_the_record_is_placed_by_its_logs(made: LabPaths, tmp_
     check_home(LabPaths.resolve(tmp_path / "fresh-copy"), writing=True)
 
 
-@pytest.mark.slow
+@slow
 def test_the_notebook_runner_and_dbfs_see_one_root(
     spark: SparkSession, original: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -395,7 +402,7 @@ def test_rebase_quotes_the_new_root_as_hadoop_does() -> None:
     assert moved == "file:///b/my%20lab/events/f.json"
 
 
-@pytest.mark.slow
+@slow
 def test_the_original_is_untouched_by_everything_run_on_its_copies(
     original: dict[str, Any],
 ) -> None:
