@@ -35,8 +35,9 @@ def test_the_wheel_holds_every_module_and_resource(wheel: Path) -> None:
     assert sources <= names, sorted(sources - names)
     assert "streamlab/py.typed" in names
     assert "streamlab/resources/log4j2.properties" in names
-    for module in ("cluster", "connect", "daemons", "session"):
-        assert f"streamlab/{module}.py" in names
+    assert "streamlab/resources/templates/report.html.j2" in names
+    for module in ("cluster", "connect", "daemons", "session", "settings"):
+        assert f"streamlab/spark/{module}.py" in names
 
 
 def test_the_wheel_declares_the_command_and_its_dependencies(wheel: Path) -> None:

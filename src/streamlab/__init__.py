@@ -64,8 +64,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    """List the public names, imported or not."""
-    return sorted([*globals(), *_EXPORTS])
+    """List the public names, imported or not (and the module's own dunder names)."""
+    return sorted({*_EXPORTS, *(n for n in globals() if n.startswith("__"))})
 
 
 __version__ = "0.1.0"
