@@ -35,7 +35,8 @@ def test_the_wheel_holds_every_module_and_resource(wheel: Path) -> None:
     assert sources <= names, sorted(sources - names)
     assert "streamlab/py.typed" in names
     assert "streamlab/resources/log4j2.properties" in names
-    for module in ("cluster", "connect", "daemons", "session"):
+    assert "streamlab/resources/templates/report.html.j2" in names
+    for module in ("cluster", "connect", "daemons", "session", "settings"):
         assert f"streamlab/spark/{module}.py" in names
 
 

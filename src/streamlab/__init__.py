@@ -64,12 +64,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    """List the public names, imported or not, and the package's sub-packages."""
-    return sorted({*__all__, *(n for n, v in globals().items() if _is_subpackage(v))})
-
-
-def _is_subpackage(value: object) -> bool:
-    return getattr(value, "__name__", "").startswith("streamlab.")
+    """List the public names, imported or not (and the module's own dunder names)."""
+    return sorted({*_EXPORTS, *(n for n in globals() if n.startswith("__"))})
 
 
 __version__ = "0.1.0"
