@@ -26,15 +26,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from streamlab.lab.paths import LabPaths
 from streamlab.run.checkpoint import committed_batches
 from streamlab.run.late import captured_batches
-from streamlab.run.tables import committed_files
+from tests.support.tables import tables_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -136,30 +133,6 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     yield wait
     kill_group(proc)
-
-
-def read_table(folder: Path, root: Path) -> pd.DataFrame:
-    """The committed rows of a table, lab paths made root-relative, in a stable order."""
-    files = committed_files(folder)
-    if not files:
-        return pd.DataFrame()
-    frame = pa.concat_tables([pq.read_table(f) for f in files]).flatten().to_pandas()
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(
-                lambda v: v.replace(str(root), "<root>") if isinstance(v, str) else v
-            )
-    return frame.sort_values(list(frame.columns), ignore_index=True)
-
-
-def tables_of(root: Path) -> dict[str, pd.DataFrame]:
-    warehouse = LabPaths.resolve(root).warehouse
-    return {
-        f"{db.name.removesuffix('.db')}.{table.name}": read_table(table, root)
-        for db in sorted(warehouse.glob("*.db"))
-        for table in sorted(db.iterdir())
-        if table.is_dir() and not table.name.startswith((".", "_"))
-    }
 
 
 def commits(root: Path) -> dict[str, list[int]]:

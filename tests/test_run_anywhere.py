@@ -21,16 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from streamlab.lab.paths import LabPaths
-from streamlab.run.tables import committed_files
 from streamlab.spark.cluster import stop_cluster
 from streamlab.spark.connect import stop_connect_server
 from streamlab.spark.daemons import Daemon, alive, port_taken
+from tests.support.tables import tables_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -137,33 +134,6 @@ def labs(
     with ThreadPoolExecutor(len(MODES)) as pool:
         futures = {mode: pool.submit(run, mode) for mode in MODES}
         return {mode: future.result() for mode, future in futures.items()}
-
-
-def read_table(folder: Path, root: Path) -> pd.DataFrame:
-    """Return the committed rows of a lab table, structs flattened, in a stable order.
-
-    Paths inside the lab (``source_file``) name the lab root, which differs between modes.
-    """
-    files = committed_files(folder)
-    if not files:
-        return pd.DataFrame()
-    frame = pa.concat_tables([pq.read_table(f) for f in files]).flatten().to_pandas()
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(
-                lambda v: v.replace(str(root), "<root>") if isinstance(v, str) else v
-            )
-    return frame.sort_values(list(frame.columns), ignore_index=True)
-
-
-def tables_of(root: Path) -> dict[str, pd.DataFrame]:
-    warehouse = LabPaths.resolve(root).warehouse
-    return {
-        f"{db.name.removesuffix('.db')}.{table.name}": read_table(table, root)
-        for db in sorted(warehouse.glob("*.db"))
-        for table in sorted(db.iterdir())
-        if table.is_dir() and not table.name.startswith((".", "_"))
-    }
 
 
 def test_the_cluster_and_the_server_are_up_on_loopback(servers: dict[str, Any]) -> None:

@@ -94,7 +94,7 @@ class RootLock:
 
     def release(self) -> None:
         """Let the root go (the file stays; only the flock matters)."""
-        if getattr(self, "_nested", False):
+        if self._nested:
             _HELD[self.path] -= 1
             self._nested = False
             return
