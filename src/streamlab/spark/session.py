@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
 from streamlab.spark.java import ensure_java
+from streamlab.spark.lifecycle import record_started
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -111,10 +112,16 @@ def lab_session(
 
         check_remote(remote)  # the Connect client would retry a missing server for minutes
         spark = _connect_session(remote, app_name)
+        record_started(spark)
         for key in _RUNTIME_KEYS:
             spark.conf.set(key, settings[key])
     else:
+        from pyspark import SparkContext
+
+        fresh = SparkContext._active_spark_context is None
         spark = _local_session(master or f"local[{cores}]", app_name, settings)
+        if fresh:
+            record_started(spark)
         if master and master.startswith("spark://"):
             from streamlab.spark.cluster import wait_for_executors
 
