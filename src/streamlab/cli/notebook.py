@@ -97,7 +97,10 @@ def _run(
     master: str | None,
     remote: str | None,
 ) -> None:
+    from streamlab.spark.session import check_target
+
     paths = lab_paths(root)
+    check_target(master, remote)
     paths.ensure_writable()
     with ExitStack() as stack:
         with status("Starting Spark...", show=not json_mode):

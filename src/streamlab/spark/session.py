@@ -9,6 +9,7 @@ local session tuned for a small machine, or one on the cluster named by ``master
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from importlib import resources
@@ -66,6 +67,36 @@ _RUNTIME_KEYS = (
 )
 
 
+_LOCAL_MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?")
+
+
+def check_target(master: str | None = None, remote: str | None = None) -> None:
+    """Fail with one line if ``master``/``remote`` (or their variables) cannot be used.
+
+    Starts nothing: it checks the URL's form and that a ``spark://`` master or a Connect
+    server answers on its port, so that a command refuses before it starts Spark.
+
+    >>> check_target("local[2]")
+    >>> check_target("bogus")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    streamlab.errors.StreamlabError: --master 'bogus' is not a Spark master URL like ...
+    """
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    master = master or os.environ.get("STREAMLAB_MASTER")
+    if remote:
+        from streamlab.spark.connect import check_remote
+
+        check_remote(remote)
+    elif master and master.startswith("spark://"):
+        from streamlab.spark.cluster import check_master
+
+        check_master(master)
+    elif master and not _LOCAL_MASTER.fullmatch(master):
+        raise StreamlabError(
+            f"--master {master!r} is not a Spark master URL like spark://HOST:7077 or local[2]"
+        )
+
+
 def lab_session(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -97,10 +128,11 @@ def lab_session(
     master = master or os.environ.get("STREAMLAB_MASTER")
     cores = os.cpu_count() or 2
     settings = default_config(paths, cores)
+    if not remote:
+        check_target(master)  # Spark would retry a missing master for a minute
     if master and not remote and master.startswith("spark://"):
-        from streamlab.spark.cluster import check_master, driver_settings
+        from streamlab.spark.cluster import driver_settings
 
-        check_master(master)  # Spark would retry a missing master for a minute
         settings.update(driver_settings(master))
     settings.update(config or {})
 
