@@ -7,7 +7,8 @@ batches are the landed batches, in order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,21 @@ LATE_TABLE = "streaming_bronze.late_events"
 """Where ``late_data`` writes the events the tumbling windows dropped as late."""
 
 
+class QueryKind(StrEnum):
+    """What a query does with event time: which of ``streamlab doctor``'s rules can apply."""
+
+    QUARANTINE = "quarantine"
+    """Stateless and without a watermark by design: lines that are not usable records."""
+    WATERMARKED = "watermarked"
+    """Stateless with a watermark: the watermark moves, but nothing is dropped or kept."""
+    DEDUPLICATION = "deduplication"
+    """Keeps keys in state until the watermark passes them; drops late rows."""
+    AGGREGATION = "aggregation"
+    """Keeps windows in state until the watermark closes them; drops late rows."""
+    JOIN = "join"
+    """A stream-stream join (perhaps aggregated after): both sides buffered in state."""
+
+
 @dataclass(frozen=True)
 class QuerySpec:
     """One streaming query: what it computes, where it writes, where it checkpoints."""
@@ -48,6 +64,8 @@ class QuerySpec:
     description: str
     settings: tuple[str, ...] = ()
     """The :class:`PipelineConfig` fields the query's state depends on; fixed at its first run."""
+    kind: QueryKind = field(kw_only=True)
+    """What it does with event time (see :class:`QueryKind`)."""
 
     def checkpoint(self, paths: LabPaths) -> Path:
         """Return the query's checkpoint folder (the guide's folder, a subfolder if shared)."""
@@ -107,6 +125,7 @@ QUERIES = (
         _bronze,
         "raw events, typed and watermarked",
         ("watermark_delay_ms",),
+        kind=QueryKind.WATERMARKED,
     ),
     QuerySpec(
         "bad_records",
@@ -114,6 +133,7 @@ QUERIES = (
         "streaming_bronze.bad_records",
         _bad_records,
         "lines that are not usable records, with the reason",
+        kind=QueryKind.QUARANTINE,
     ),
     QuerySpec(
         "dedup",
@@ -122,6 +142,7 @@ QUERIES = (
         _dedup,
         "one row per event_id within the watermark",
         ("watermark_delay_ms",),
+        kind=QueryKind.DEDUPLICATION,
     ),
     QuerySpec(
         "windowed_agg/tumbling",
@@ -130,6 +151,7 @@ QUERIES = (
         _tumbling,
         "tumbling windows per event type",
         ("watermark_delay_ms", "window_ms"),
+        kind=QueryKind.AGGREGATION,
     ),
     QuerySpec(
         "windowed_agg/sliding",
@@ -138,6 +160,7 @@ QUERIES = (
         _sliding,
         "sliding windows per event type",
         ("watermark_delay_ms", "sliding_window_ms", "slide_ms"),
+        kind=QueryKind.AGGREGATION,
     ),
     QuerySpec(
         "stream_join/clicks",
@@ -146,6 +169,7 @@ QUERIES = (
         _clicks,
         "impressions joined with their clicks",
         _JOIN,
+        kind=QueryKind.JOIN,
     ),
     QuerySpec(
         "stream_join/ctr",
@@ -154,6 +178,7 @@ QUERIES = (
         _ctr,
         "click-through rate per ad and window",
         (*_JOIN, "window_ms"),
+        kind=QueryKind.JOIN,
     ),
 )
 """Every streaming query; ``late_data`` has none of its own: it reads the tumbling query's."""
@@ -176,6 +201,11 @@ def select_pipelines(names: list[str] | None) -> list[str]:
     if "late_data" in chosen:
         chosen.add("windowed_agg")
     return [p for p in PIPELINES if p in chosen]
+
+
+def query_kinds() -> dict[str, QueryKind]:
+    """Return each query's kind, by query name."""
+    return {q.name: q.kind for q in QUERIES}
 
 
 def queries_of(pipelines: list[str]) -> list[QuerySpec]:
