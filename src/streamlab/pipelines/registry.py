@@ -46,7 +46,10 @@ class QueryKind(StrEnum):
     AGGREGATION = "aggregation"
     """Keeps windows in state until the watermark closes them; drops late rows."""
     JOIN = "join"
-    """A stream-stream join (perhaps aggregated after): both sides buffered in state."""
+    """A stream-stream join that writes the joined rows: both sides buffered in state."""
+    JOINED_AGGREGATION = "joined_aggregation"
+    """Windows over a left outer stream-stream join: written only once the watermark closes
+    them, and an impression without a click still counts, so no output is no join failure."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ QUERIES = (
         _ctr,
         "click-through rate per ad and window",
         (*_JOIN, "window_ms"),
-        kind=QueryKind.JOIN,
+        kind=QueryKind.JOINED_AGGREGATION,
     ),
 )
 """Every streaming query; ``late_data`` has none of its own: it reads the tumbling query's."""

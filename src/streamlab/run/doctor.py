@@ -10,8 +10,9 @@ Each finding names the query, the symptom, the numbers that show it and the guid
 Each rule applies to the kinds of query it can judge (:data:`RULES`, from the registry's
 :class:`~streamlab.pipelines.registry.QueryKind`): a query without a watermark by design
 (``bad_records``) is never judged by watermark rules, a stateless one never by state or late
-data rules, and only joins by the join rule. A query the registry does not know (one of a
-user's own in the log) gets every rule, each judged on what its progress shows.
+data rules, and only a join that writes joined rows (``stream_join/clicks``) by the join rule.
+A query the registry does not know (one of a user's own in the log) gets every rule, each
+judged on what its progress shows.
 """
 
 from __future__ import annotations
@@ -236,7 +237,14 @@ class Rule:
         return kind is None or kind in self.applies_to
 
 
-_STATEFUL = frozenset({QueryKind.DEDUPLICATION, QueryKind.AGGREGATION, QueryKind.JOIN})
+_STATEFUL = frozenset(
+    {
+        QueryKind.DEDUPLICATION,
+        QueryKind.AGGREGATION,
+        QueryKind.JOIN,
+        QueryKind.JOINED_AGGREGATION,
+    }
+)
 
 RULES = (
     Rule(
@@ -262,7 +270,8 @@ RULES = (
         "join_produces_nothing",
         _join,
         frozenset({QueryKind.JOIN}),
-        "only a stream-stream join joins",
+        "only a join that writes its joined rows writes them as soon as they match; windows "
+        "over a left outer join wait for the watermark and count impressions without a click",
     ),
 )
 """Every rule, in the order findings are reported."""
