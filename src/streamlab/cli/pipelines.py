@@ -337,8 +337,8 @@ def lab(
     cfg = _config(
         watermark_delay=watermark_delay,
         window=window,
-        slide=slide,
         sliding_window=sliding_window,
+        slide=slide,
         max_skew=max_skew,
     )
     check_target(master, remote)
