@@ -137,3 +137,58 @@ def test_diagnose_on_records_and_cli(tmp_path: Path) -> None:
     assert found == {("q", "late_data_dropped"), ("q", "watermark_not_advancing")}
     text = CliRunner().invoke(app, ["doctor", "--root", str(tmp_path / "lab")])
     assert "Remedy: Increase watermark delay" in text.output
+
+
+def test_each_rule_judges_only_the_queries_it_applies_to() -> None:
+    from streamlab.pipelines.registry import QUERIES, query_kinds
+    from streamlab.run.doctor import RULES
+
+    # Which rule can judge which of the lab's queries, from what each query computes.
+    stateful = {"watermark_not_advancing", "state_too_large", "late_data_dropped"}
+    expected = {
+        "watermark_test": {"watermark_not_advancing"},  # stateless, watermarked
+        "bad_records": set(),  # no watermark and no state, by design
+        "dedup": stateful,
+        "windowed_agg/tumbling": stateful,
+        "windowed_agg/sliding": stateful,
+        "stream_join/clicks": set(REMEDIES),
+        # Windows over a left outer join: no output yet means windows still open, not no match.
+        "stream_join/ctr": stateful,
+    }
+    kinds = query_kinds()
+    assert set(kinds) == {q.name for q in QUERIES} == set(expected)
+    assert {
+        name: {r.symptom for r in RULES if r.applies(kinds[name])} for name in kinds
+    } == expected
+    assert [r.symptom for r in RULES] == list(REMEDIES)
+    assert all(r.applies(None) for r in RULES), "a query of unknown kind gets every rule"
+
+
+def stuck_records(query: str) -> list[dict[str, object]]:
+    """Three batches that read rows and leave the watermark at 1970, as the quarantine does."""
+    return [
+        {
+            "query": query,
+            "run_id": "r",
+            "batch": b,
+            "input_rows": 10,
+            "watermark": "1970-01-01T00:00:00.000Z",
+            "event_time_max": None,
+            "state_rows": 0,
+            "state_memory_bytes": 0,
+            "dropped_by_watermark": 0,
+            "state_operators": [],
+            "output_rows": 1,
+        }
+        for b in range(3)
+    ]
+
+
+def test_the_quarantine_is_not_judged_by_watermark_rules() -> None:
+    # The false alarm once seen after a clean 'streamlab lab': bad_records has no watermark.
+    assert diagnose(stuck_records("bad_records")) == []
+    # The same numbers from a watermarked query are the guide's troubleshooting case.
+    (found,) = diagnose(stuck_records("watermark_test"))
+    assert found.symptom == "watermark_not_advancing"
+    (unknown,) = diagnose(stuck_records("my_query"))
+    assert unknown.symptom == "watermark_not_advancing"

@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from streamlab.errors import StreamlabError
 from streamlab.lab.lock import RootLock, holder
 from streamlab.lab.paths import LabPaths
-
-HOLD = textwrap.dedent("""
-    import sys, time
-    from streamlab.lab.lock import RootLock
-    from streamlab.lab.paths import LabPaths
-    lock = RootLock(LabPaths.resolve(sys.argv[1]), "streamlab run").acquire()
-    print("held", flush=True)
-    time.sleep(120)
-""")
-
-
-def start_holder(lab: LabPaths) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(lab.root)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-    return proc
+from tests.support.lock import start_holder
 
 
 def test_a_second_writer_is_refused_with_who_holds_it(lab: LabPaths) -> None:

@@ -306,3 +306,13 @@ def test_ctr_counts_each_impression_once_its_window_is_final(spark: SparkSession
     assert not ctr.duplicated(["start", "ad_id"]).any()
     final = ctr["start"].unique()
     assert len(expected.loc[expected.index.get_level_values(0).isin(final)]) == len(ctr)
+
+
+def test_doctor_finds_nothing_on_the_guide_lab(ran_lab) -> None:
+    from streamlab.run.doctor import diagnose_log
+    from streamlab.run.progress import progress_log, read_progress
+
+    paths, _ = ran_lab
+    queries = {r["query"] for r in read_progress(progress_log(paths))}
+    assert "bad_records" in queries and "stream_join/ctr" in queries
+    assert [f.to_dict() for f in diagnose_log(progress_log(paths))] == []

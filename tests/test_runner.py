@@ -97,10 +97,13 @@ def test_lab_command_runs_every_pipeline_and_closes_the_accounting(
     from streamlab.cli import app
 
     setup_lab(lab, SMALL)
-    result = CliRunner().invoke(app, ["lab", "--root", str(lab.root), "--json"])
+    # A reset regenerates the lab with its own recorded settings, not the defaults.
+    result = CliRunner().invoke(app, ["lab", "--reset", "--root", str(lab.root), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["ok"] and data["verify"]["ok"]
+    assert data["setup"]["settings"] == {"source": "lab.json", "overridden": [], "note": ""}
+    assert data["setup"]["generated"]["events"] == [0, 1, 2]
     run = data["run"]
     assert [p["pipeline"] for p in run["pipelines"]] == [
         "watermark_test",
@@ -125,6 +128,10 @@ def test_lab_command_runs_every_pipeline_and_closes_the_accounting(
     bad = CliRunner().invoke(app, ["run", "nope", "--root", str(lab.root)])
     assert bad.exit_code == 2
     assert "unknown pipeline 'nope'" in bad.output
+    # A clean lab gives doctor nothing to report (bad_records has no watermark by design).
+    doctor = CliRunner().invoke(app, ["doctor", "--root", str(lab.root), "--json"])
+    assert doctor.exit_code == 0, doctor.output
+    assert json.loads(doctor.output) == []
 
 
 def test_resetting_windows_resets_late_capture(spark: SparkSession, lab: LabPaths) -> None:

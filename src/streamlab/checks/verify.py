@@ -25,6 +25,8 @@ from streamlab.raw.landing import DATA_FILE, landed_batches, read_lab, read_mani
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from streamlab.raw.generator import GeneratorConfig
+
 SAMPLE_ROWS = {"events": 5, "impressions": 3, "clicks": 3}
 
 
@@ -140,7 +142,7 @@ def verify_lab(spark: SparkSession, paths: LabPaths) -> VerifyReport:
         samples={s: _sample(spark, paths, s) for s in SOURCES},
         quarantine=_quarantine_counts(quarantined),
     )
-    _check(report, cfg_batches=cfg.batches, cfg=cfg.to_dict(), paths=paths)
+    _check(report, cfg, paths)
     _check_quarantine(report, quarantined, paths)
     _check_bad_records_table(spark, report, paths)
     from streamlab.checks.groundtruth import compare_with_model
@@ -203,7 +205,8 @@ def _first_difference(found: list[Any], injected: list[Any]) -> str:
     return f"{what}: batch {batch} {reason}"
 
 
-def _check(report: VerifyReport, cfg_batches: int, cfg: dict[str, Any], paths: LabPaths) -> None:
+def _check(report: VerifyReport, cfg: GeneratorConfig, paths: LabPaths) -> None:
+    """Check what was read against the generator settings and the batch manifests."""
     manifests = {s: read_manifests(paths, s) for s in SOURCES}
     injected: dict[str, Any] = {
         "late": sum(len(m["late"]) for m in manifests["events"]),
@@ -215,10 +218,10 @@ def _check(report: VerifyReport, cfg_batches: int, cfg: dict[str, Any], paths: L
     for source, data in (("events", ev), ("impressions", imp), ("clicks", clk)):
         report.add(
             f"{source}.batches",
-            data["batches"] == cfg_batches,
-            f"{data['batches']} of {cfg_batches} batches landed",
+            data["batches"] == cfg.batches,
+            f"{data['batches']} of {cfg.batches} batches landed",
         )
-    expected_events = cfg_batches * int(cfg["events_per_batch"])
+    expected_events = cfg.batches * cfg.events_per_batch
     report.add(
         "events.rows",
         ev["rows"] == expected_events,
@@ -239,13 +242,13 @@ def _check(report: VerifyReport, cfg_batches: int, cfg: dict[str, Any], paths: L
         ev["late"] == injected["late"],
         f"{ev['late']} late events, {injected['late']} injected",
     )
-    expected_imp = cfg_batches * int(cfg["impressions_per_batch"])
+    expected_imp = cfg.batches * cfg.impressions_per_batch
     report.add(
         "impressions.rows",
         imp["rows"] == expected_imp,
         f"{imp['rows']} impressions, expected {expected_imp}",
     )
-    expected_clk = cfg_batches * int(cfg["clicks_per_batch"])
+    expected_clk = cfg.batches * cfg.clicks_per_batch
     report.add(
         "clicks.rows", clk["rows"] == expected_clk, f"{clk['rows']} clicks, expected {expected_clk}"
     )
@@ -257,7 +260,7 @@ def _check(report: VerifyReport, cfg_batches: int, cfg: dict[str, Any], paths: L
     report.add(
         "clicks.window",
         clk["outside_window"] == 0,
-        f"{clk['outside_window']} clicks outside 0-{cfg['click_window']}s after their impression",
+        f"{clk['outside_window']} clicks outside 0-{cfg.click_window}s after their impression",
     )
     missing_db = [d for d in DATABASES if d not in report.databases]
     report.add(

@@ -15,6 +15,7 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from streamlab.cli import cluster, experiments, explain, lab, notebook, pipelines, relocate
 from streamlab.errors import StreamlabError
+from streamlab.spark.lifecycle import command_scope
 
 _DEBUG_FLAG = "--debug"
 
@@ -40,9 +41,11 @@ class StreamlabGroup(TyperGroup):
         argv = [a for a in argv if a != _DEBUG_FLAG]
         _QUIET[0] = not debug
         try:
-            result = super().main(
-                argv, prog_name or "streamlab", complete_var, standalone_mode=False, **extra
-            )
+            # However the command ends, the JVM it started ends before the command does.
+            with command_scope():
+                result = super().main(
+                    argv, prog_name or "streamlab", complete_var, standalone_mode=False, **extra
+                )
         except Exit as exc:
             sys.exit(exc.exit_code)
         except TyperException as exc:  # usage errors: unknown option, bad value, missing argument

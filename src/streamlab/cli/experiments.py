@@ -197,9 +197,9 @@ def register(app: typer.Typer) -> None:
         base = build_config(
             "windowed_agg", watermark=either(watermark_delay, watermark), trigger=trigger
         )
-        events, times = lab_events(paths)
         size = to_millis(window, what="--window")
         step = to_millis(slide, what="--slide")
+        events, times = lab_events(paths)
         both = compare_windows(events, size, step, base, times)
 
         def render(out: Console) -> None:
@@ -237,6 +237,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write an HTML report with charts of the watermark, state, windows and the sweep."""
         paths = lab_paths(root)
+        base = build_config(
+            "windowed_agg",
+            watermark=either(watermark_delay, watermark),
+            window=window,
+            slide=slide,
+            trigger=trigger,
+        )
+        wanted = parse_delays(delays)
+        from streamlab.raw.landing import read_lab
+
+        if read_lab(paths) is None:  # refused before the report's folder is made
+            raise LabNotReadyError(f"no lab at {paths.root}: run 'streamlab setup' first")
         folder = out or paths.root / "report"
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -245,15 +257,8 @@ def register(app: typer.Typer) -> None:
                 f"cannot write the report to {folder} ({exc.strerror}): "
                 "pass --out with a writable folder"
             ) from exc
-        base = build_config(
-            "windowed_agg",
-            watermark=either(watermark_delay, watermark),
-            window=window,
-            slide=slide,
-            trigger=trigger,
-        )
         with status("Modelling the lab and drawing charts...", show=not json):
-            page, data = build_report(paths, folder, base, parse_delays(delays))
+            page, data = build_report(paths, folder, base, wanted)
 
         def render(console: Console) -> None:
             console.print(f"Report written: {page}")

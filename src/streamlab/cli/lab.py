@@ -57,14 +57,33 @@ def generator_config(paths: LabPaths, **given: Any) -> GeneratorConfig:
     A lab that exists keeps its settings unless an option changes them; a new lab's base time
     defaults to now, to the minute, as the guide's generator uses the current time.
     """
+    return choose_generator_config(paths, **given)[0]
+
+
+def choose_generator_config(
+    paths: LabPaths, *, reset: bool = False, **given: Any
+) -> tuple[GeneratorConfig, dict[str, Any]]:
+    """Return the generator settings for ``given`` options, and where they came from.
+
+    The settings a lab records in ``lab.json`` stay unless an option changes them, also when
+    the lab is reset: a reset lab is regenerated as it was. Without a record (a new lab, or a
+    reset of one whose ``lab.json`` is damaged) the defaults apply. The second value says which:
+    ``{"source": "lab.json" | "defaults", "overridden": [option, ...], "note": ...}``.
+    """
     from streamlab.raw.landing import read_lab
 
-    existing = read_lab(paths)
+    note = ""
+    try:
+        existing = read_lab(paths)
+    except StreamlabError:
+        if not reset:
+            raise
+        existing, note = None, f"{paths.lab_file.name} was damaged"
     values: dict[str, Any] = existing.to_dict() if existing else {}
     values.pop("base_time", None)
-    for key, value in given.items():
-        if value is not None:
-            values[key] = value
+    overridden = [k for k, v in given.items() if v is not None]
+    for key in overridden:
+        values[key] = given[key]
     if given.get("base_time") is not None:
         values["base_time"] = parse_base_time(given["base_time"])
     elif existing is not None:
@@ -73,13 +92,35 @@ def generator_config(paths: LabPaths, **given: Any) -> GeneratorConfig:
         now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
         values["base_time"] = now
     known = {f.name for f in fields(GeneratorConfig)}
-    return GeneratorConfig(**{k: v for k, v in values.items() if k in known})
+    cfg = GeneratorConfig(**{k: v for k, v in values.items() if k in known})
+    origin = {
+        "source": "lab.json" if existing is not None else "defaults",
+        "overridden": ["--" + k.replace("_", "-") for k in overridden],
+        "note": note,
+    }
+    return cfg, origin
 
 
-def _render_setup(result: SetupResult) -> Any:
+def describe_origin(origin: dict[str, Any], *, reset: bool) -> str:
+    """Say in a few words which settings a setup used, e.g. "the lab's own (lab.json)"."""
+    if origin["source"] == "lab.json":
+        text = "its own recorded settings (lab.json)" if reset else "the lab's own (lab.json)"
+    else:
+        text = "the defaults" + (f" ({origin['note']})" if origin.get("note") else "")
+    if origin["overridden"]:
+        text += ", except " + ", ".join(origin["overridden"])
+    return text
+
+
+def _render_setup(result: SetupResult, origin: dict[str, Any], reset: bool) -> Any:
     def render(out: Console) -> None:
         written = {k: len(v) for k, v in result.generated.items()}
         cfg = result.config
+        if reset:
+            out.print(
+                f"✓ Reset the lab at {result.root}: regenerated with "
+                f"{describe_origin(origin, reset=True)}"
+            )
         if result.changed:
             out.print(
                 f"✓ Generated {written['events']} event, {written['impressions']} impression "
@@ -89,6 +130,8 @@ def _render_setup(result: SetupResult) -> Any:
             out.print(f"✓ Lab at {result.root} is set up already ({cfg['batches']} batches)")
         out.print(f"✓ Databases: {', '.join(result.databases)}")
         out.print(f"✓ Checkpoint folders: {', '.join(result.checkpoints)}")
+        if not reset:
+            out.print(f"  settings: {describe_origin(origin, reset=False)}")
         out.print(
             f"  seed {cfg['seed']}, base time {cfg['base_time']}, {cfg['batches']} batches x "
             f"{cfg['events_per_batch']} events, late share {cfg['late_share']}, "
@@ -182,17 +225,13 @@ def setup(
     Idempotent: what has landed is kept; more --batches than the lab has extends it.
     """
     paths = lab_paths(root)
-    if reset:
-        from streamlab.raw.provision import reset_lab
-
-        paths.ensure_writable()
-        reset_lab(paths)
-    else:  # a lab moved from another root: refused before anything is written
+    if not reset:  # a lab moved from another root: refused before anything is written
         from streamlab.lab.home import check_home
 
         check_home(paths, writing=True)
-    cfg = generator_config(
+    cfg, origin = choose_generator_config(
         paths,
+        reset=reset,
         seed=seed,
         base_time=base_time,
         batches=batches,
@@ -212,23 +251,34 @@ def setup(
     )
     spark = None
     if master or remote:
-        from streamlab.spark.session import lab_session
+        # Everything that can refuse does so before Spark starts.
+        from streamlab.lab.lock import check_free
+        from streamlab.raw.provision import check_compatible
+        from streamlab.spark.session import check_target, lab_session
 
+        paths.ensure_writable()
+        check_free(paths)
+        if not reset:
+            check_compatible(paths, cfg)
+        check_target(master, remote)
         spark = lab_session(paths.root, master=master, remote=remote)
+    # The reset happens inside setup's hold on the root: never under a running pipeline.
     with progress_bar("Generating batches", 3 * cfg.batches, show=not json) as progress:
         from streamlab.raw.provision import setup_lab
 
-        result = setup_lab(paths, cfg, spark=spark, progress=progress)
+        result = setup_lab(paths, cfg, spark=spark, reset=reset, progress=progress)
     emit(
         {
             "root": result.root,
+            "reset": reset,
+            "settings": origin,
             "generated": result.generated,
             "databases": result.databases,
             "checkpoints": result.checkpoints,
             "config": result.config,
         },
         json,
-        _render_setup(result),
+        _render_setup(result, origin, reset),
     )
 
 
@@ -304,13 +354,14 @@ def verify(
 ) -> None:
     """Run Step 6 of the guide: read the lab back through Spark and check it; exit 1 if not ok."""
     from streamlab.checks.verify import verify_lab
-    from streamlab.spark.session import lab_session
+    from streamlab.spark.session import check_target, lab_session
 
     paths = lab_paths(root)
     from streamlab.raw.landing import read_lab
 
     if read_lab(paths) is None:
         raise StreamlabError(f"no lab at {paths.root}: run 'streamlab setup' first")
+    check_target(master, remote)
     with status("Starting Spark and reading the lab...", show=not json):
         spark = lab_session(paths.root, master=master, remote=remote)
         data = verify_lab(spark, paths).to_dict()
@@ -332,9 +383,12 @@ def sql(
     """Run SQL against the lab's databases; --json prints a list of row objects."""
     from pyspark.errors import PySparkException
 
-    from streamlab.spark.session import lab_session
+    from streamlab.spark.session import check_target, lab_session
 
     paths = lab_paths(root)
+    if not query.strip():
+        raise StreamlabError('no SQL given: write it like streamlab sql "SHOW DATABASES"')
+    check_target(master, remote)
     spark = lab_session(paths.root, master=master, remote=remote)
     try:
         df = spark.sql(query)

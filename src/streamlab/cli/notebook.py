@@ -96,8 +96,10 @@ def _run(
     remote: str | None,
 ) -> None:
     from streamlab.notebook import TextReporter, notebook_session, run_notebook
+    from streamlab.spark.session import check_target
 
     paths = lab_paths(root)
+    check_target(master, remote)
     paths.ensure_writable()
     with ExitStack() as stack:
         with status("Starting Spark...", show=not json_mode):

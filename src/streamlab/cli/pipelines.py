@@ -172,6 +172,24 @@ def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
     }
 
 
+def _check_run(
+    paths: LabPaths,
+    pipelines: list[str] | None,
+    cfg: PipelineConfig,
+    *,
+    master: str | None,
+    remote: str | None,
+    reset: bool = False,
+) -> list[str]:
+    """Refuse before Spark starts: pipelines, lab data, the root's holder, checkpoints, URLs."""
+    from streamlab.run.runner import check_run
+    from streamlab.spark.session import check_target
+
+    chosen = check_run(paths, pipelines, cfg, reset=reset)
+    check_target(master, remote)
+    return chosen
+
+
 def _run(
     paths: LabPaths,
     pipelines: list[str] | None,
@@ -298,14 +316,14 @@ def run(
     seconds = None if duration is None else to_millis(duration, what="--duration") / 1000
     if seconds is not None and trig.available_now:
         raise StreamlabError("--duration needs an interval trigger, e.g. --trigger 10s")
+    chosen = _check_run(paths, pipelines, cfg, master=master, remote=remote, reset=reset)
     if paths.lab_file.exists():  # a lab moved from another root: refused before Spark starts
-        from streamlab.pipelines.registry import select_pipelines
         from streamlab.run.runner import claim_root
 
-        claim_root(paths, select_pipelines(pipelines), reset=reset)
+        claim_root(paths, chosen, reset=reset)
     result = _run(
         paths,
-        pipelines,
+        chosen,
         cfg,
         trig,
         master=master,
@@ -339,22 +357,12 @@ def lab(
 ) -> None:
     """Run the whole lab: set up if needed, every pipeline, verification, summary."""
     started = time.monotonic()
-    from streamlab.cli.lab import generator_config
+    from streamlab.cli.lab import choose_generator_config, describe_origin
     from streamlab.raw.landing import read_lab
     from streamlab.raw.provision import setup_lab
+    from streamlab.spark.session import check_target
 
     paths = lab_paths(root)
-    setup = None
-    if read_lab(paths) is None or reset:
-        if reset:
-            from streamlab.raw.provision import reset_lab
-
-            paths.ensure_writable()
-            reset_lab(paths)
-        setup = setup_lab(paths, generator_config(paths))
-    from streamlab.run.runner import claim_root
-
-    claim_root(paths, list(PIPELINES), reset=False)  # a lab moved elsewhere: refused here
     cfg = _config(
         watermark_delay=watermark_delay,
         window=window,
@@ -362,6 +370,17 @@ def lab(
         slide=slide,
         max_skew=max_skew,
     )
+    check_target(master, remote)
+    setup = None
+    origin: dict[str, Any] | None = None
+    if reset or read_lab(paths) is None:
+        # A reset happens inside setup's hold on the root: never under a running pipeline.
+        gen, origin = choose_generator_config(paths, reset=reset)
+        setup = setup_lab(paths, gen, reset=reset)
+    from streamlab.run.runner import claim_root
+
+    claim_root(paths, list(PIPELINES), reset=False)  # a lab moved elsewhere: refused here
+    _check_run(paths, None, cfg, master=master, remote=remote)
     result = _run(
         paths,
         None,
@@ -382,7 +401,9 @@ def lab(
     report = verify_lab(spark, paths)
     data = {
         "root": str(paths.root),
-        "setup": None if setup is None else {"generated": setup.generated},
+        "setup": None
+        if setup is None
+        else {"reset": reset, "settings": origin, "generated": setup.generated},
         "verify": report.to_dict(),
         "run": result.to_dict(),
         "ok": bool(report.ok and result.ok),
@@ -390,6 +411,9 @@ def lab(
     }
 
     def render(out: Console) -> None:
+        if setup is not None and origin is not None:
+            done = "Reset the lab and regenerated it" if reset else "Set up the lab"
+            out.print(f"✓ {done} with {describe_origin(origin, reset=reset)}")
         checks = report.to_dict()["checks"]
         failed = [c for c in checks if not c["ok"]]
         out.print(
@@ -413,11 +437,12 @@ def status_command(
 ) -> None:
     """Per pipeline: last batch, watermark, state (Spark's state readers) and table rows."""
     from streamlab.run.status import lab_status
-    from streamlab.spark.session import lab_session
+    from streamlab.spark.session import check_target, lab_session
 
     paths = lab_paths(root)
     if not paths.checkpoints.is_dir():
         raise StreamlabError(f"no checkpoints under {paths.root}: run 'streamlab run' first")
+    check_target(master, remote)
     with status("Reading checkpoints and state...", show=not json):
         spark = lab_session(paths.root, master=master, remote=remote)
         found = [p.to_dict() for p in lab_status(spark, paths)]
@@ -458,7 +483,7 @@ def doctor(
         float, typer.Option(help="Report late data from this share of input rows.")
     ] = 0.2,
     state_rows: Annotated[
-        int, typer.Option(help="Report state growth from this many rows.")
+        int, typer.Option(min=1, help="Report state growth from this many rows.")
     ] = 10_000,
     json: JsonOpt = False,
 ) -> None:

@@ -69,11 +69,7 @@ class RootLock:
         except BlockingIOError:
             holder = _read(handle)
             handle.close()
-            who = holder.describe() if holder else "another streamlab command"
-            raise StreamlabError(
-                f"the lab root {self.path.parent} is in use by {who}: wait for it to finish or "
-                "stop it; a lock left by a killed run is taken over automatically"
-            ) from None
+            raise _in_use(self.path.parent, holder) from None
         self.stale = _read(handle)
         handle.seek(0)
         handle.truncate()
@@ -94,7 +90,7 @@ class RootLock:
 
     def release(self) -> None:
         """Let the root go (the file stays; only the flock matters)."""
-        if getattr(self, "_nested", False):
+        if self._nested:
             _HELD[self.path] -= 1
             self._nested = False
             return
@@ -125,6 +121,27 @@ def _read(handle: IO[str]) -> Holder | None:
         return Holder(int(data["pid"]), str(data["host"]), str(data["command"]), str(data["since"]))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _in_use(root: Path, holder: Holder | None) -> StreamlabError:
+    who = holder.describe() if holder else "another streamlab command"
+    return StreamlabError(
+        f"the lab root {root} is in use by {who}: wait for it to finish or "
+        "stop it; a lock left by a killed run is taken over automatically"
+    )
+
+
+def check_free(paths: LabPaths) -> None:
+    """Fail, as a second writer would, if another process holds the lab root now.
+
+    For commands that check everything before they start Spark; they still take the lock
+    (:class:`RootLock`) to write.
+    """
+    if (paths.root / LOCK_FILE) in _HELD:
+        return
+    found = holder(paths)
+    if found is not None:
+        raise _in_use(paths.root, found)
 
 
 def holder(paths: LabPaths) -> Holder | None:

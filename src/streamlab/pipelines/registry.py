@@ -7,7 +7,8 @@ batches are the landed batches, in order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,24 @@ LATE_TABLE = "streaming_bronze.late_events"
 _SETTING_FIELDS = {f.name for f in fields(PipelineConfig)}
 
 
+class QueryKind(StrEnum):
+    """What a query does with event time: which of ``streamlab doctor``'s rules can apply."""
+
+    QUARANTINE = "quarantine"
+    """Stateless and without a watermark by design: lines that are not usable records."""
+    WATERMARKED = "watermarked"
+    """Stateless with a watermark: the watermark moves, but nothing is dropped or kept."""
+    DEDUPLICATION = "deduplication"
+    """Keeps keys in state until the watermark passes them; drops late rows."""
+    AGGREGATION = "aggregation"
+    """Keeps windows in state until the watermark closes them; drops late rows."""
+    JOIN = "join"
+    """A stream-stream join that writes the joined rows: both sides buffered in state."""
+    JOINED_AGGREGATION = "joined_aggregation"
+    """Windows over a left outer stream-stream join: written only once the watermark closes
+    them, and an impression without a click still counts, so no output is no join failure."""
+
+
 @dataclass(frozen=True)
 class QuerySpec:
     """One streaming query: what it computes, where it writes, where it checkpoints."""
@@ -53,6 +72,8 @@ class QuerySpec:
 
     Their names are the keys of the checkpoint's recorded settings (``streamlab.json``), so
     they stay names; each must be a field, which is checked when the spec is made."""
+    kind: QueryKind = field(kw_only=True)
+    """What it does with event time (see :class:`QueryKind`)."""
 
     def __post_init__(self) -> None:
         """Refuse a setting that is not a :class:`PipelineConfig` field."""
@@ -122,6 +143,7 @@ QUERIES = (
         _bronze,
         "raw events, typed and watermarked",
         ("watermark_delay_ms",),
+        kind=QueryKind.WATERMARKED,
     ),
     QuerySpec(
         "bad_records",
@@ -129,6 +151,7 @@ QUERIES = (
         "streaming_bronze.bad_records",
         _bad_records,
         "lines that are not usable records, with the reason",
+        kind=QueryKind.QUARANTINE,
     ),
     QuerySpec(
         "dedup",
@@ -137,6 +160,7 @@ QUERIES = (
         _dedup,
         "one row per event_id within the watermark",
         ("watermark_delay_ms",),
+        kind=QueryKind.DEDUPLICATION,
     ),
     QuerySpec(
         "windowed_agg/tumbling",
@@ -145,6 +169,7 @@ QUERIES = (
         _tumbling,
         "tumbling windows per event type",
         ("watermark_delay_ms", "window_ms"),
+        kind=QueryKind.AGGREGATION,
     ),
     QuerySpec(
         "windowed_agg/sliding",
@@ -153,6 +178,7 @@ QUERIES = (
         _sliding,
         "sliding windows per event type",
         ("watermark_delay_ms", "sliding_window_ms", "slide_ms"),
+        kind=QueryKind.AGGREGATION,
     ),
     QuerySpec(
         "stream_join/clicks",
@@ -161,6 +187,7 @@ QUERIES = (
         _clicks,
         "impressions joined with their clicks",
         _JOIN,
+        kind=QueryKind.JOIN,
     ),
     QuerySpec(
         "stream_join/ctr",
@@ -169,6 +196,7 @@ QUERIES = (
         _ctr,
         "click-through rate per ad and window",
         (*_JOIN, "window_ms"),
+        kind=QueryKind.JOINED_AGGREGATION,
     ),
 )
 """Every streaming query; ``late_data`` has none of its own: it reads the tumbling query's."""
@@ -191,6 +219,11 @@ def select_pipelines(names: list[str] | None) -> list[str]:
     if "late_data" in chosen:
         chosen.add("windowed_agg")
     return [p for p in PIPELINES if p in chosen]
+
+
+def query_kinds() -> dict[str, QueryKind]:
+    """Return each query's kind, by query name."""
+    return {q.name: q.kind for q in QUERIES}
 
 
 def queries_of(pipelines: list[str]) -> list[QuerySpec]:

@@ -206,13 +206,19 @@ def _entry_problem(path: Path, log: str) -> str | None:
 
 
 def check_checkpoint(
-    checkpoint: Path, pipeline: str, settings: dict[str, Any], query: str | None = None
+    checkpoint: Path,
+    pipeline: str,
+    settings: dict[str, Any],
+    query: str | None = None,
+    *,
+    record: bool = True,
 ) -> None:
     """Fail before starting if ``checkpoint`` is damaged or was made with other settings.
 
-    A checkpoint without progress is (re)initialized with ``settings``; one with progress must
-    match them. ``settings`` are the values that shape the query's state: keys, windows,
-    delays, state store, shuffle partitions.
+    A checkpoint without progress is (re)initialized with ``settings`` (unless ``record`` is
+    false: a check that writes nothing); one with progress must match them. ``settings`` are
+    the values that shape the query's state: keys, windows, delays, state store, shuffle
+    partitions.
     """
     fix = (
         f"run 'streamlab reset {pipeline}' (or pass --reset) to start it over: that removes its "
@@ -244,9 +250,11 @@ def check_checkpoint(
                 f"{fix}; or run again with the old settings"
             )
         return
+    if not record:
+        return
     checkpoint.mkdir(parents=True, exist_ok=True)
-    record = {"query": query or pipeline, "settings": wanted}
-    atomic_write_text(file, json.dumps(record, sort_keys=True, indent=2))
+    entry = {"query": query or pipeline, "settings": wanted}
+    atomic_write_text(file, json.dumps(entry, sort_keys=True, indent=2))
 
 
 def _show(value: Any) -> str:

@@ -6,16 +6,25 @@ Each finding names the query, the symptom, the numbers that show it and the guid
 - state growing too large: a stateful operator's rows keep growing and nothing is evicted;
 - too much late data dropped: a large share of the input is dropped behind the watermark;
 - join producing nothing: a stream-stream join reads both sides but writes no row.
+
+Each rule applies to the kinds of query it can judge (:data:`RULES`, from the registry's
+:class:`~streamlab.pipelines.registry.QueryKind`): a query without a watermark by design
+(``bad_records``) is never judged by watermark rules, a stateless one never by state or late
+data rules, and only a join that writes joined rows (``stream_join/clicks``) by the join rule.
+A query the registry does not know (one of a user's own in the log) gets every rule, each
+judged on what its progress shows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from streamlab.errors import LabNotReadyError
+from streamlab.pipelines.registry import QueryKind, query_kinds
 from streamlab.run.progress import EPOCH, latest_by_batch, read_progress
 
 JOIN_OPERATOR = "symmetricHashJoin"
@@ -61,18 +70,28 @@ class Finding:
         return asdict(self)
 
 
-def diagnose(records: list[dict[str, Any]], thresholds: Thresholds | None = None) -> list[Finding]:
+def diagnose(
+    records: list[dict[str, Any]],
+    thresholds: Thresholds | None = None,
+    kinds: Mapping[str, QueryKind] | None = None,
+) -> list[Finding]:
     """Return the findings for the progress ``records`` (one dict per progress event).
+
+    ``kinds`` names each query's kind (default: the lab's queries, from the registry); each
+    query is judged only by the rules that apply to its kind.
 
     >>> diagnose([])
     []
     """
     limits = thresholds or Thresholds()
+    known = query_kinds() if kinds is None else kinds
     findings: list[Finding] = []
     for query, batches in latest_by_batch(records).items():
         history = list(batches.values())
-        for check in (_watermark, _state, _late, _join):
-            found = check(query, history, limits)
+        for rule in RULES:
+            if not rule.applies(known.get(query)):
+                continue
+            found = rule.check(query, history, limits)
             if found is not None:
                 findings.append(found)
     return findings
@@ -196,3 +215,63 @@ def _join(query: str, history: list[dict[str, Any]], limits: Thresholds) -> Find
         state_rows=state,
         watermark=history[-1]["watermark"],
     )
+
+
+Check = Callable[[str, list[dict[str, Any]], Thresholds], Finding | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One troubleshooting case: the symptom, how it is found, and which queries it judges."""
+
+    symptom: str
+    """A key of :data:`REMEDIES`."""
+    check: Check
+    applies_to: frozenset[QueryKind]
+    """The kinds of query the rule can judge."""
+    why: str
+    """Why it applies to those kinds and no other."""
+
+    def applies(self, kind: QueryKind | None) -> bool:
+        """Whether the rule judges a query of ``kind`` (``None``: a query of unknown kind)."""
+        return kind is None or kind in self.applies_to
+
+
+_STATEFUL = frozenset(
+    {
+        QueryKind.DEDUPLICATION,
+        QueryKind.AGGREGATION,
+        QueryKind.JOIN,
+        QueryKind.JOINED_AGGREGATION,
+    }
+)
+
+RULES = (
+    Rule(
+        "watermark_not_advancing",
+        _watermark,
+        _STATEFUL | {QueryKind.WATERMARKED},
+        "only a query with a watermark has one to advance; the quarantine has none by design",
+    ),
+    Rule(
+        "state_too_large",
+        _state,
+        _STATEFUL,
+        "only stateful operators keep rows: deduplication keys, open windows, join buffers",
+    ),
+    Rule(
+        "late_data_dropped",
+        _late,
+        _STATEFUL,
+        "only a stateful operator drops rows behind the watermark; a stateless watermark "
+        "drops nothing",
+    ),
+    Rule(
+        "join_produces_nothing",
+        _join,
+        frozenset({QueryKind.JOIN}),
+        "only a join that writes its joined rows writes them as soon as they match; windows "
+        "over a left outer join wait for the watermark and count impressions without a click",
+    ),
+)
+"""Every rule, in the order findings are reported."""

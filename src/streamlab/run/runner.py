@@ -18,7 +18,7 @@ from streamlab.errors import LabNotReadyError, StreamlabError
 from streamlab.ingest.quarantine import QuarantineConfig
 from streamlab.lab.catalog import register_table, table_ref
 from streamlab.lab.home import Home, check_home, moved_from, record_home, write_home
-from streamlab.lab.lock import RootLock, command_line
+from streamlab.lab.lock import RootLock, check_free, command_line
 from streamlab.lab.paths import CHECKPOINTS, LabPaths
 from streamlab.pipelines.config import PipelineConfig, Trigger
 from streamlab.pipelines.registry import (
@@ -175,10 +175,15 @@ def _remove_table_data(folder: Path) -> None:
         _remove(item) if item.is_dir() else item.unlink()
 
 
-def check_settings(paths: LabPaths, spec: QuerySpec, cfg: PipelineConfig) -> None:
-    """Fail if the query's checkpoint is damaged or was started with other settings."""
+def check_settings(
+    paths: LabPaths, spec: QuerySpec, cfg: PipelineConfig, *, record: bool = True
+) -> None:
+    """Fail if the query's checkpoint is damaged or was started with other settings.
+
+    A checkpoint without progress records ``cfg``'s settings, unless ``record`` is false.
+    """
     wanted = spec.recorded(cfg)
-    check_checkpoint(spec.checkpoint(paths), spec.pipeline, wanted, query=spec.name)
+    check_checkpoint(spec.checkpoint(paths), spec.pipeline, wanted, query=spec.name, record=record)
 
 
 def _start(
@@ -230,12 +235,33 @@ def run_pipelines(
     """
     cfg = config or PipelineConfig()
     trig = trigger or Trigger()
-    chosen = select_pipelines(pipelines)
-    if not landed_batches(paths, "events"):
-        raise LabNotReadyError(f"no lab data under {paths.root}: run 'streamlab setup' first")
+    chosen = check_run(paths, pipelines, cfg, reset=reset)
     with RootLock(paths, command_line()):
         claim_root(paths, chosen, reset=reset)
         return _run_locked(spark, paths, chosen, cfg, trig, observers, duration, reset)
+
+
+def check_run(
+    paths: LabPaths,
+    pipelines: list[str] | None,
+    cfg: PipelineConfig,
+    *,
+    reset: bool = False,
+) -> list[str]:
+    """Refuse a run that cannot go ahead, before anything starts; return the pipelines to run.
+
+    Checks, reading files only: the pipeline names, that data has landed, that no other
+    process holds the root, and (unless ``reset``) that every checkpoint is sound and was
+    made with ``cfg``. :func:`run_pipelines` checks again under the root's lock.
+    """
+    chosen = select_pipelines(pipelines)
+    if not landed_batches(paths, "events"):
+        raise LabNotReadyError(f"no lab data under {paths.root}: run 'streamlab setup' first")
+    check_free(paths)
+    if not reset:
+        for spec in queries_of(chosen):
+            check_settings(paths, spec, cfg, record=False)
+    return chosen
 
 
 def _run_locked(

@@ -9,6 +9,7 @@ local session tuned for a small machine, or one on the cluster named by ``master
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -16,10 +17,41 @@ from typing import TYPE_CHECKING
 from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
 from streamlab.spark.java import ensure_java
+from streamlab.spark.lifecycle import record_started
 from streamlab.spark.settings import RUNTIME_KEYS, default_config
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+_LOCAL_MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?")
+
+
+def check_target(master: str | None = None, remote: str | None = None) -> None:
+    """Fail with one line if ``master``/``remote`` (or their variables) cannot be used.
+
+    Starts nothing: it checks the URL's form and that a ``spark://`` master or a Connect
+    server answers on its port, so that a command refuses before it starts Spark.
+
+    >>> check_target("local[2]")
+    >>> check_target("bogus")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    streamlab.errors.StreamlabError: --master 'bogus' is not a Spark master URL like ...
+    """
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    master = master or os.environ.get("STREAMLAB_MASTER")
+    if remote:
+        from streamlab.spark.connect import check_remote
+
+        check_remote(remote)
+    elif master and master.startswith("spark://"):
+        from streamlab.spark.cluster import check_master
+
+        check_master(master)
+    elif master and not _LOCAL_MASTER.fullmatch(master):
+        raise StreamlabError(
+            f"--master {master!r} is not a Spark master URL like spark://HOST:7077 or local[2]"
+        )
 
 
 def lab_session(
@@ -57,10 +89,11 @@ def lab_session(
     master = master or os.environ.get("STREAMLAB_MASTER")
     cores = os.cpu_count() or 2
     settings = default_config(paths, cores)
+    if not remote:
+        check_target(master)  # Spark would retry a missing master for a minute
     if master and not remote and master.startswith("spark://"):
-        from streamlab.spark.cluster import check_master, driver_settings
+        from streamlab.spark.cluster import driver_settings
 
-        check_master(master)  # Spark would retry a missing master for a minute
         settings.update(driver_settings(master))
     settings.update(config or {})
 
@@ -72,10 +105,16 @@ def lab_session(
 
         check_remote(remote)  # the Connect client would retry a missing server for minutes
         spark = _connect_session(remote, app_name)
+        record_started(spark)
         for key in RUNTIME_KEYS:
             spark.conf.set(key, settings[key])
     else:
+        from pyspark import SparkContext
+
+        fresh = SparkContext._active_spark_context is None
         spark = _local_session(master or f"local[{cores}]", app_name, settings)
+        if fresh:
+            record_started(spark)
         if master and master.startswith("spark://"):
             from streamlab.spark.cluster import wait_for_executors
 
