@@ -46,6 +46,12 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def streamlab_spark(spark: SparkSession) -> SparkSession:
+    """The stream-test plugin's session is the test run's one session."""
+    return spark
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> LabPaths:
     """An empty lab root of the test's own."""
