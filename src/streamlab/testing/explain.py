@@ -64,7 +64,7 @@ def explain_difference(
         return None
     _, pred, what = min(fits, key=lambda f: f[0])
     timing = _timing(pred, actual, columns, expected, emitted_in)
-    return f"{timing}{what}" if timing else what[0].upper() + what[1:]
+    return f"{timing}{what}"
 
 
 def _variants(
