@@ -77,6 +77,14 @@ _RULES = (
         r"groupBy|agg\(|withWatermark",
     ),
     _Rule(
+        r"possible 'correctness' issue due to global watermark",
+        "Spark refuses these chained stateful operators: the first can emit rows behind the "
+        "watermark, which the second would drop",
+        "chain time-window aggregations in append mode (group the second by window_time() "
+        "of the first), or do the second aggregation in foreachBatch",
+        r"groupBy|agg\(",
+    ),
+    _Rule(
         r"Multiple streaming aggregations are not supported",
         "Spark refuses these chained aggregations: only time-window aggregations with a "
         "watermark can be chained, in append mode",
@@ -152,8 +160,7 @@ def translate(
     for rule in _RULES:
         if re.search(rule.pattern, text, re.DOTALL):
             where = where or _user_line(user_code, rule.code)
-            inner = _inner_class(text)
-            cls = inner if inner and error_class in (None, "STREAM_FAILED") else error_class
+            cls = _rule_class(rule, text) or error_class
             return SparkQueryError(
                 f"{prefix}{rule.cause}: {rule.fix}", error_class=cls, where=where
             )
@@ -185,9 +192,16 @@ def _error_class(exc: BaseException, text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _inner_class(text: str) -> str | None:
-    m = re.search(r"terminated with exception: \[([A-Z0-9_.]+)\]", text)
-    return m.group(1) if m else None
+def _rule_class(rule: _Rule, text: str) -> str | None:
+    """Return the error class named in ``text`` that the rule is about, if any.
+
+    A failure in a batch arrives wrapped (``STREAM_FAILED``, ``FOREACH_BATCH_USER_FUNCTION_
+    ERROR``); the class worth keeping is the cause's, such as ``CAST_INVALID_INPUT``.
+    """
+    for cls in re.findall(r"\[([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)?)\]", text):
+        if cls in rule.pattern:
+            return str(cls)
+    return None
 
 
 def _first_line(text: str) -> str:
@@ -224,7 +238,8 @@ def _user_line(fn: Callable[..., Any] | None, code: str | None) -> str | None:
     except (OSError, TypeError):
         return None
     if code is not None:
-        for i, line in enumerate(lines):
+        body = next((i + 1 for i, line in enumerate(lines) if line.lstrip().startswith("def ")), 0)
+        for i, line in enumerate(lines[body:], body):
             if re.search(code, line):
                 return f"{_short(file)}:{start + i}"
     return f"{_short(file)}:{start}"

@@ -307,6 +307,8 @@ class StreamRun:
         elif isinstance(step, S.StartStream):
             if self._query is not None:
                 raise StreamlabError(f"{self._where()}: the query is running; StopStream first")
+            if step.query is not None:
+                self._query_fn, self._oracle = step.query, None
             self._start()
         elif isinstance(step, S.CrashAndRestart):
             self._crash()

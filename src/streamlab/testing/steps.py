@@ -7,7 +7,7 @@ a window struct compares equal to a ``(start, end)`` pair.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,7 +106,10 @@ class StopStream:
 
 @dataclass(frozen=True)
 class StartStream:
-    """Start the query again from its checkpoint."""
+    """Start the query again from its checkpoint (optionally a changed version of it)."""
+
+    query: Callable[..., Any] | None = None
+    """A new version of the query to restart on the same checkpoint; ``None`` keeps it."""
 
 
 @dataclass(frozen=True)
