@@ -415,9 +415,9 @@ class StreamRun:
             expected = [normalize(r, self.columns) for r in want]
         if not isinstance(want, S.ModelAnswer):
             self._history.append((_selector(step, model_from, len(self.data_steps)), expected))
-        if isinstance(step, S.CheckNewAnswer):
-            self._checked_upto = ids[-1] if ids else -1
-            self._model_checked = len(self.data_steps)
+        # As in Spark's StreamTest, every check moves the mark CheckNewAnswer starts from.
+        self._checked_upto = ids[-1] if ids else -1
+        self._model_checked = len(self.data_steps)
         diff = difference(expected, got)
         if not diff:
             return
@@ -482,8 +482,6 @@ class StreamRun:
         got = last.watermark_ms if last is not None else 0
         if isinstance(step.at, S.ModelAnswer):
             want = self.prediction().next_watermark
-        elif isinstance(step.at, int) and not isinstance(step.at, bool):
-            want = step.at
         else:
             ts = to_utc(step.at, what="ExpectWatermark")
             assert ts is not None

@@ -739,7 +739,7 @@ def _projector(expr: str) -> Callable[[Mapping[str, Any]], Any]:
     if m:
         name, at = P.name_of(m.group(1)), 0 if m.group(2) == "start" else 1
         return lambda r: _at(r.get(name), at)
-    m = re.fullmatch(r"cast\((\S+#\d+L?(?:-T\d+ms)?)(?:\.(start|end))? as bigint\)", e)
+    m = re.fullmatch(r"cast\((\S+#\d+L?(?:-T\d+ms)?)(?:\.(start|end))? as (?:bigint|int)\)", e)
     if m:
         name = P.name_of(m.group(1))
         idx = None if m.group(2) is None else (0 if m.group(2) == "start" else 1)

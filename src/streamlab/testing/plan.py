@@ -140,10 +140,18 @@ def is_attr(expr: str) -> bool:
 
 def alias(expr: str) -> tuple[str, str]:
     """Split ``expr AS name#id`` into ``(expr, name)``; a bare attribute aliases itself."""
-    m = re.fullmatch(r"(.*) AS (.+?#\d+L?(?:-T\d+ms)?)", expr.strip(), re.DOTALL)
-    if m:
-        return m.group(1).strip(), name_of(m.group(2))
-    return expr.strip(), name_of(expr)
+    text = expr.strip()
+    depth, cut = 0, -1
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and text.startswith(" AS ", i):
+            cut = i
+    if cut >= 0 and re.search(r"#\d+L?(?:-T\d+ms)?$", text):
+        return text[:cut].strip(), name_of(text[cut + 4 :])
+    return text, name_of(text)
 
 
 def strip_parens(text: str) -> str:
@@ -155,8 +163,17 @@ def strip_parens(text: str) -> str:
 
 
 def split_and(cond: str) -> list[str]:
-    """Split a condition into its top-level ``AND`` conjuncts."""
+    """Split a condition into its top-level ``AND`` conjuncts (``between`` into two).
+
+    >>> split_and("((a#1 = b#2) AND between(t#3, x#4, y#5))")
+    ['a#1 = b#2', 't#3 >= x#4', 't#3 <= y#5']
+    """
     cond = strip_parens(cond)
+    m = re.fullmatch(r"between\((.*)\)", cond, re.DOTALL)
+    if m:
+        args = split_top(m.group(1))
+        if len(args) == 3:
+            return [f"{args[0]} >= {args[1]}", f"{args[0]} <= {args[2]}"]
     parts, depth, start, i = [], 0, 0, 0
     while i < len(cond):
         ch = cond[i]

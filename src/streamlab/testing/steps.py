@@ -45,7 +45,7 @@ class AddData:
 
 @dataclass(frozen=True)
 class CheckNewAnswer:
-    """Compare the rows emitted since the previous check (order ignored)."""
+    """Compare the rows emitted since the previous check of rows (order ignored)."""
 
     rows: Expected = None
     """The expected rows, or ``ModelAnswer()``."""
@@ -71,8 +71,8 @@ class CheckLastBatch:
 class ExpectWatermark:
     """Check the event-time watermark the next batch runs with."""
 
-    at: datetime | str | int | ModelAnswer
-    """The watermark: ``datetime`` or text (UTC), epoch milliseconds, or ``ModelAnswer()``."""
+    at: datetime | str | float | ModelAnswer
+    """The watermark: ``datetime`` or text (UTC), epoch seconds, or ``ModelAnswer()``."""
 
 
 @dataclass(frozen=True)
