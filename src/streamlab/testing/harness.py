@@ -139,6 +139,8 @@ class StreamRun:
     """The query's output columns."""
     step_no: int = 0
     """The 1-based number of the step being executed."""
+    answer: list[dict[str, Any]] = field(default_factory=list)
+    """After the steps: every row the query emitted, by column (timestamps in UTC)."""
     _query: Any = None
     _df: Any = None
     _sink: BatchSink | None = None
@@ -283,6 +285,10 @@ class StreamRun:
             self.step_no = i
             self._current = step
             self._do(step)
+        names = [c.name for c in self.columns]
+        self.answer = [
+            dict(zip(names, r, strict=True)) for r in self._rows_of(sorted(self.batches))
+        ]
 
     def _where(self) -> str:
         step = getattr(self, "_current", None)
