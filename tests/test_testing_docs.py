@@ -17,9 +17,12 @@ _BLOCK = re.compile(r"(?:<!-- fails: (\w+) -->\n)?```python\n(.*?)```", re.DOTAL
 def _blocks() -> list[tuple[str, str | None, str]]:
     """(test name, expected failure, code of the blocks up to and including its own)."""
     out = []
+    text = DOC.read_text()
     so_far = ""
-    for m in _BLOCK.finditer(DOC.read_text()):
-        so_far += m.group(2) + "\n"
+    for m in _BLOCK.finditer(text):
+        # Pad with blank lines so that tracebacks point at the block's lines in the document.
+        start = text.count("\n", 0, m.start(2))
+        so_far += "\n" * (start - so_far.count("\n")) + m.group(2)
         for name in re.findall(r"^def (test_\w+)\(", m.group(2), re.MULTILINE):
             out.append((name, m.group(1), so_far))
     return out
