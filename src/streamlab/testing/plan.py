@@ -48,7 +48,7 @@ class Node:
 def parse(text: str) -> Node:
     r"""Parse one plan's text into its root node.
 
-    >>> root = parse("~Project [a#1]\\n+- ~Filter (a#1 > 0)\\n   +- LocalRelation [a#1]")
+    >>> root = parse("~Project [a#1]\n+- ~Filter (a#1 > 0)\n   +- LocalRelation [a#1]")
     >>> root.name, root.child().name, root.child().child().args
     ('Project', 'Filter', '[a#1]')
     """
