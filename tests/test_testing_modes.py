@@ -14,7 +14,8 @@ import pytest
 
 from tests.test_run_anywhere import free_ports, streamlab
 
-pytestmark = pytest.mark.slow
+# Two servers and three Spark sessions in their own processes: minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 SCENARIO = r"""
 import json, sys
@@ -76,7 +77,7 @@ def run_mode(tmp: Path, env: dict[str, str]) -> dict[str, Any]:
         capture_output=True,
         text=True,
         env={**base, **env},
-        timeout=900,
+        timeout=1200,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))

@@ -134,7 +134,9 @@ _RULES = (
 )
 
 _CLASS = re.compile(r"^\[([A-Z0-9_.]+)\]")
-_INTERNAL = ("/streamlab/", "/pyspark/", "/py4j/", "<frozen ")
+_PACKAGE = str(Path(__file__).resolve().parents[1]).replace("\\", "/") + "/"
+"""streamlab's own source folder: its frames are never the user's."""
+_INTERNAL = (_PACKAGE, "/pyspark/", "/py4j/", "<frozen ")
 
 
 def translate(
@@ -221,7 +223,7 @@ def _user_frame(tb: TracebackType | None) -> str | None:
     found = None
     for frame in traceback.extract_tb(tb):
         path = frame.filename.replace("\\", "/")
-        if "/streamlab/" in path:
+        if path.startswith(_PACKAGE):
             found = None
         elif not any(p in path for p in _INTERNAL):
             found = f"{_short(frame.filename)}:{frame.lineno}"
