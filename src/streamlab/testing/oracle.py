@@ -230,8 +230,6 @@ class Oracle:
         inputs: Mapping[str, Any],
         output_mode: str,
         columns: Sequence[str],
-        *,
-        input_folders: Mapping[str, str] | None = None,
     ) -> Oracle:
         """Recognise ``df``'s shape from its analyzed plan, or refuse in one line."""
         policy = Policy.MIN
