@@ -60,7 +60,7 @@ def by_hand(spark: Any, root: Path) -> list[Any]:
         )
         stamp = (1_700_000_000 + i) * 1_000_000_000
         os.utime(path, ns=(stamp, stamp))
-    name = f"bench_{root.name}"
+    name = "bench_" + root.name.replace("-", "_")
     query = (
         counts(
             spark.readStream.schema("event_time timestamp")
