@@ -44,6 +44,12 @@ def guide_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> 
     return run_guide_lab(spark, tmp_path_factory.mktemp("guide-run") / "lab")
 
 
+@pytest.fixture(scope="session")
+def streamlab_spark(spark: SparkSession) -> SparkSession:
+    """The stream-test plugin's session is the test run's one session."""
+    return spark
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> LabPaths:
     """An empty lab root of the test's own."""

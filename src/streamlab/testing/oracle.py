@@ -1,0 +1,775 @@
+"""The model as oracle: a query's plan -> a shape the model knows -> the rows Spark must emit.
+
+This is the only module of :mod:`streamlab.testing` that talks to :mod:`streamlab.model`. It
+recognises three shapes in the analyzed plan:
+
+* a windowed aggregation (tumbling or sliding, ``count``/``sum``/``min``/``max``/``avg``),
+  in append mode, optionally after ``dropDuplicatesWithinWatermark``;
+* ``dropDuplicatesWithinWatermark``;
+* an inner or left outer stream-stream join on equal keys within a time range.
+
+Anything else is refused in one line naming the operator the model does not cover. The
+prediction runs the model over the batches landed so far, with the plan of batches a live
+trigger produces (a no-data batch after each data batch when the watermark moved).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from streamlab.durations import to_millis
+from streamlab.errors import StreamlabError
+from streamlab.model.aggregate import aggregate
+from streamlab.model.dedup import KEPT, deduplicate
+from streamlab.model.dedup import LATE as DEDUP_LATE
+from streamlab.model.events import Rows
+from streamlab.model.join import LATE as JOIN_LATE
+from streamlab.model.join import JoinCondition, join
+from streamlab.model.watermark import (
+    BatchInfo,
+    InputWatermark,
+    Policy,
+    Trigger,
+    batch_maxima,
+    plan_batches,
+)
+from streamlab.model.windows import WindowSpec
+from streamlab.testing import plan as P
+
+Landed = Sequence[tuple[str, Sequence[Mapping[str, Any]]]]
+"""Per ``AddData`` in order: the input's name and the rows landed (dicts by column)."""
+
+_AGGS = ("count", "sum", "min", "max", "avg", "mean")
+
+
+class NotModelled(StreamlabError):
+    """The query has an operator or a form the model does not cover."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One watermarked input as the query sees it."""
+
+    input: str
+    """The scripted input's name."""
+    time: str
+    """The input column the watermark is on."""
+    delay_ms: int
+    """The ``withWatermark`` delay."""
+    names: dict[str, str]
+    """Column name the query sees -> input column name."""
+
+
+@dataclass(frozen=True)
+class Agg:
+    """One aggregate column."""
+
+    func: str
+    """``count``, ``sum``, ``min``, ``max`` or ``avg``."""
+    column: str | None
+    """The input column (``None`` for ``count(*)``)."""
+    name: str
+    """The output name."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the model needs to know about a query."""
+
+    kind: str
+    """``window``, ``dedup`` or ``join``."""
+    sides: tuple[Side, ...]
+    """The watermarked inputs (two for a join, left first)."""
+    window: WindowSpec | None = None
+    """The window, for ``window``."""
+    window_name: str = "window"
+    """The window column's output name."""
+    groups: tuple[str, ...] = ()
+    """Grouping columns next to the window (input names)."""
+    group_names: tuple[str, ...] = ()
+    """Their output names."""
+    aggs: tuple[Agg, ...] = ()
+    """The aggregate columns."""
+    dedup_keys: tuple[str, ...] | None = None
+    """``dropDuplicatesWithinWatermark`` keys (input names), when the query deduplicates."""
+    join_keys: tuple[tuple[str, str], ...] = ()
+    """Equal (left, right) input columns, for ``join``."""
+    lower_ms: int = 0
+    """``right_time >= left_time + lower_ms``."""
+    upper_ms: int = 0
+    """``right_time <= left_time + upper_ms``."""
+    outer: bool = False
+    """Left outer (else inner) join."""
+    policy: Policy = Policy.MIN
+    """The multiple-watermark policy."""
+    side_columns: tuple[tuple[str, ...], ...] = ()
+    """For dedup and join: each side's output columns, in order."""
+    project: tuple[tuple[str, str], ...] | None = None
+    """A final projection: (expression, output name) pairs, or ``None``."""
+
+    def describe(self) -> str:
+        """Return the shape in words, for messages."""
+        if self.kind == "window":
+            assert self.window is not None
+            w = self.window
+            kind = "tumbling" if w.tumbling else f"sliding every {_dur(w.slide_ms)}"
+            dd = " after dropDuplicatesWithinWatermark" if self.dedup_keys is not None else ""
+            return (
+                f"{_dur(w.size_ms)} {kind} windows, watermark delay "
+                f"{_dur(self.sides[0].delay_ms)}{dd}"
+            )
+        if self.kind == "dedup":
+            return f"dropDuplicatesWithinWatermark, delay {_dur(self.sides[0].delay_ms)}"
+        return f"{'left outer' if self.outer else 'inner'} join within a time range"
+
+
+@dataclass(frozen=True)
+class ModelBatch:
+    """One micro-batch as the model plans it."""
+
+    batch: int
+    """The model's batch id (Spark's, when no restart added batches)."""
+    data_step: int | None
+    """The ``AddData`` (0-based) this batch reads, ``None`` for a no-data batch."""
+    late_watermark: int
+    """Rows at or behind it are late in this batch (epoch ms)."""
+    eviction_watermark: int
+    """The watermark the batch runs with (epoch ms)."""
+    next_watermark: int
+    """The watermark after the batch (epoch ms)."""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """The output rows, by output column."""
+    state_rows: int = 0
+    """Rows in state after the batch."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for the batches landed so far."""
+
+    shape: Shape
+    """The shape it was computed for."""
+    batches: list[ModelBatch]
+    """Every batch, no-data ones included."""
+    late: dict[int, list[dict[str, Any]]]
+    """Per ``AddData``: its input rows behind the late watermark (wholly dropped)."""
+    emitted: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    """Window aggregation: (window start, end, group...) -> batch that emits it."""
+
+    def _span(self, since: int, upto: int) -> list[ModelBatch]:
+        """Return the batches from the one reading AddData ``since`` to the one before ``upto``."""
+        first = next(
+            (
+                i
+                for i, b in enumerate(self.batches)
+                if b.data_step is not None and b.data_step >= since
+            ),
+            len(self.batches),
+        )
+        stop = next(
+            (
+                i
+                for i, b in enumerate(self.batches)
+                if b.data_step is not None and b.data_step >= upto
+            ),
+            len(self.batches),
+        )
+        return self.batches[first:stop]
+
+    def rows_since(self, since: int, upto: int | None = None) -> list[dict[str, Any]]:
+        """Return the rows of the batches run for ``AddData`` number ``since`` to ``upto - 1``."""
+        end = len(self.batches) if upto is None else upto
+        return [r for b in self._span(since, end if upto is not None else 1 << 30) for r in b.rows]
+
+    def last_rows(self, upto: int | None = None) -> list[dict[str, Any]]:
+        """Return the rows of the last batch run before ``AddData`` number ``upto``."""
+        span = self._span(0, 1 << 30 if upto is None else upto)
+        return list(span[-1].rows) if span else []
+
+    @property
+    def next_watermark(self) -> int:
+        """The watermark the next batch runs with (epoch ms)."""
+        return self.batches[-1].next_watermark if self.batches else 0
+
+    @property
+    def state_rows(self) -> int:
+        """Rows in state after the last batch."""
+        return self.batches[-1].state_rows if self.batches else 0
+
+    def late_rows(self, step: int) -> list[dict[str, Any]]:
+        """Return the input rows ``AddData`` number ``step`` (0-based) lost as late."""
+        return self.late.get(step, [])
+
+    def late_watermark_of(self, step: int) -> int:
+        """Return the late watermark of the batch that read ``AddData`` number ``step``."""
+        for b in self.batches:
+            if b.data_step == step:
+                return b.late_watermark
+        return 0
+
+
+class Oracle:
+    """The model of one query: :meth:`predict` gives the expected output for landed data."""
+
+    def __init__(self, shape: Shape, columns: Sequence[str]) -> None:
+        self.shape = shape
+        """The recognised shape."""
+        self.columns = list(columns)
+        """The query's output columns."""
+
+    @classmethod
+    def from_query(
+        cls,
+        df: Any,
+        inputs: Mapping[str, Any],
+        output_mode: str,
+        columns: Sequence[str],
+    ) -> Oracle:
+        """Recognise ``df``'s shape from its analyzed plan, or refuse in one line."""
+        policy = Policy.MIN
+        try:
+            conf = df.sparkSession.conf.get("spark.sql.streaming.multipleWatermarkPolicy", None)
+            if conf:
+                policy = Policy(str(conf).lower())
+        except Exception:  # a session that cannot read the setting: Spark's default
+            policy = Policy.MIN
+        root = P.parse(P.analyzed_text(df))
+        shape = _recognise(root, inputs, output_mode, policy)
+        return cls(shape, columns)
+
+    def predict(self, landed: Landed) -> Prediction:
+        """Return what the model expects for ``landed`` (every ``AddData`` so far)."""
+        return predict(self.shape, landed)
+
+    def variant(self, **changes: Any) -> Oracle:
+        """Return the oracle of the same query with some of its shape changed."""
+        return Oracle(replace(self.shape, **changes), self.columns)
+
+
+# --- recognising the shape --------------------------------------------------------------------
+
+
+def _recognise(root: P.Node, inputs: Mapping[str, Any], mode: str, policy: Policy) -> Shape:
+    node = _skip_alias(root)
+    project: tuple[tuple[str, str], ...] | None = None
+    if node.name == "Project":
+        project = tuple(P.alias(e) for e in node.lists()[0])
+        for expr, _ in project:
+            _projector(expr)  # refuse what cannot be projected, now
+        node = _skip_alias(node.child())
+    if node.name == "Aggregate":
+        if mode != "append":
+            raise NotModelled(
+                f"the model covers windowed aggregations in append mode, not {mode} mode"
+            )
+        return _window_shape(node, inputs, policy, project)
+    if node.name == "DeduplicateWithinWatermark":
+        keys = tuple(P.name_of(k) for k in node.lists()[0])
+        side, cols = _side(node.child(), inputs)
+        return Shape(
+            "dedup",
+            (side,),
+            dedup_keys=tuple(side.names.get(k, k) for k in keys),
+            side_columns=(cols,),
+            policy=policy,
+            project=project,
+        )
+    if node.name == "Join":
+        return _join_shape(node, inputs, policy, project)
+    raise NotModelled(_not_modelled(node))
+
+
+def _not_modelled(node: P.Node) -> str:
+    text = f"{node.name} {node.args}".strip()
+    if node.name == "Deduplicate":
+        return (
+            "the model does not cover dropDuplicates (Deduplicate); it covers "
+            "dropDuplicatesWithinWatermark"
+        )
+    short = text if len(text) <= 80 else text[:77] + "..."
+    return (
+        f"the model does not cover the operator {short}: it covers windowed aggregations, "
+        "dropDuplicatesWithinWatermark and time-range joins"
+    )
+
+
+def _skip_alias(node: P.Node) -> P.Node:
+    while node.name == "SubqueryAlias":
+        node = node.child()
+    return node
+
+
+def _window_shape(agg: P.Node, inputs: Mapping[str, Any], policy: Policy, project: Any) -> Shape:
+    grouping, outputs = agg.lists()[:2]
+    node = agg.child()
+    spec: WindowSpec | None = None
+    window_attr: str | None = None
+    while node.name in ("Filter", "Project", "Expand"):
+        if node.name == "Filter":
+            if not re.fullmatch(r"isnotnull\([^()]+\)", node.args.strip()):
+                raise NotModelled(_not_modelled(node))
+        elif "precisetimestampconversion" in node.args:
+            spec, window_attr = _window_of(node)
+        elif node.name == "Project" and all(P.is_attr(e) for e in node.lists()[0]):
+            pass
+        else:
+            raise NotModelled(_not_modelled(node))
+        node = node.child()
+    dedup_keys: tuple[str, ...] | None = None
+    node = _skip_alias(node)
+    if node.name == "DeduplicateWithinWatermark":
+        dedup_keys = tuple(P.name_of(k) for k in node.lists()[0])
+        node = node.child()
+    side, _ = _side(node, inputs)
+    if spec is None or window_attr is None:
+        raise NotModelled(
+            "the model covers aggregations grouped by window(event_time, ...); this one has "
+            f"no window: {agg.args[:80]}"
+        )
+    groups, group_names = [], []
+    window_name = "window"
+    for g in grouping:
+        name = P.name_of(g)
+        if name == window_attr:
+            continue
+        if not P.is_attr(g):
+            raise NotModelled(f"the model does not cover grouping by the expression {g}")
+        groups.append(side.names.get(name, name))
+    aggs: list[Agg] = []
+    for out in outputs:
+        expr, name = P.alias(out)
+        if P.is_attr(expr):
+            src = P.name_of(expr)
+            if src == window_attr:
+                window_name = name
+            else:
+                group_names.append(name)
+            continue
+        m = re.fullmatch(r"(\w+)\((.*)\)", expr)
+        if m is None or m.group(1).lower() not in _AGGS:
+            raise NotModelled(f"the model does not cover the aggregate {expr}")
+        arg = m.group(2).strip()
+        if m.group(1) == "count" and arg == "1":
+            aggs.append(Agg("count", None, name))
+        elif P.is_attr(arg):
+            col = P.name_of(arg)
+            aggs.append(Agg(m.group(1).replace("mean", "avg"), side.names.get(col, col), name))
+        else:
+            raise NotModelled(f"the model does not cover the aggregate {expr}")
+    if dedup_keys is not None:
+        dedup_keys = tuple(side.names.get(k, k) for k in dedup_keys)
+    return Shape(
+        "window",
+        (side,),
+        window=spec,
+        window_name=window_name,
+        groups=tuple(groups),
+        group_names=tuple(group_names),
+        aggs=tuple(aggs),
+        dedup_keys=dedup_keys,
+        policy=policy,
+        project=project,
+    )
+
+
+def _window_of(node: P.Node) -> tuple[WindowSpec, str]:
+    """Read size, slide and start from the window's generated expression (microseconds)."""
+    text = node.args
+    slide = re.search(r"- (-?\d+)\) % (\d+)\) < cast\(0 as bigint\)", text)
+    size = re.search(r"\) \+ (\d+)\), LongType, TimestampType\)\)\)", text)
+    if slide is None or size is None:
+        raise NotModelled("the window expression of this query is not one the model can read")
+    start_us, slide_us, size_us = int(slide.group(1)), int(slide.group(2)), int(size.group(1))
+    spec = WindowSpec(size_us // 1000, slide_us // 1000, start_us // 1000)
+    if node.name == "Expand":
+        name = P.name_of(node.lists()[-1][0])
+    else:
+        named = re.search(r"TimestampType\)\)\) AS ([^,\]\s]+)", text[size.start() :])
+        name = P.name_of(named.group(1)) if named else "window"
+    return spec, name
+
+
+def _side(node: P.Node, inputs: Mapping[str, Any]) -> tuple[Side, tuple[str, ...]]:
+    """Follow pure renames down to a watermark and its scripted input."""
+    renames: list[dict[str, str]] = []
+    node = _skip_alias(node)
+    while node.name == "Project":
+        renames.append(_renames(node))
+        node = _skip_alias(node.child())
+    if node.name != "EventTimeWatermark":
+        if node.name == "StreamingRelation":
+            raise NotModelled(
+                "the query has no withWatermark before its stateful operator: the model needs one"
+            )
+        raise NotModelled(_not_modelled(node))
+    m = re.search(r", ([^,]+?): \w+, (.+)$", node.args)
+    if m is None:
+        raise NotModelled(f"cannot read the watermark {node.args[:80]}")
+    time_attr, delay_text = P.name_of(m.group(1)), m.group(2).strip()
+    delay_ms = _interval_ms(delay_text)
+    below = _skip_alias(node.child())
+    lower: list[dict[str, str]] = []
+    while below.name == "Project":
+        lower.append(_renames(below))
+        below = _skip_alias(below.child())
+    if below.name != "StreamingRelation":
+        raise NotModelled(
+            f"the model needs withWatermark directly on an input (or a rename of its "
+            f"columns); below it is {_not_modelled(below).split(': ')[0].split(' operator ')[-1]}"
+        )
+    name = _input_of(below, inputs)
+    m_cols = re.search(r"\], \[([^\]]*)\]", below.args)
+    cols = [P.name_of(c) for c in P.split_top(m_cols.group(1))] if m_cols else []
+    mapping = {c: c for c in cols}
+    for r in reversed(lower):
+        mapping = {new: mapping[old] for new, old in r.items() if old in mapping}
+    wm_input = mapping.get(time_attr)
+    if wm_input is None:
+        raise NotModelled(
+            f"the watermark column {time_attr!r} is computed, not an input column: the model "
+            "needs the event time as it arrives"
+        )
+    for r in reversed(renames):
+        mapping = {new: mapping[old] for new, old in r.items() if old in mapping}
+    return Side(name, wm_input, delay_ms, mapping), tuple(mapping)
+
+
+def _renames(node: P.Node) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in node.lists()[0]:
+        expr, name = P.alias(e)
+        if not P.is_attr(expr):
+            raise NotModelled(
+                f"the model does not cover a Project computing {expr} before the stateful "
+                "operator; compute columns after it, or in the test's input"
+            )
+        out[name] = P.name_of(expr)
+    return out
+
+
+def _input_of(rel: P.Node, inputs: Mapping[str, Any]) -> str:
+    m = re.search(r"FileSource\[([^\]]+)\]", rel.args)
+    if m:
+        path = m.group(1).rstrip("/")
+        for name in inputs:
+            if path.endswith(f"/inputs/{name}"):
+                return name
+    if len(inputs) == 1:
+        return next(iter(inputs))
+    raise NotModelled(f"cannot tell which input {rel.args[:60]} reads")
+
+
+def _interval_ms(text: str) -> int:
+    text = text.strip().strip("'")
+    m = re.fullmatch(r"INTERVAL '(-?[\d.]+)' (\w+)", text)
+    if m:
+        text = f"{m.group(1)} {m.group(2).lower()}s"
+    try:
+        return to_millis(text, what="watermark delay")
+    except StreamlabError:
+        raise NotModelled(f"the model cannot read the interval {text!r}") from None
+
+
+def _join_shape(node: P.Node, inputs: Mapping[str, Any], policy: Policy, project: Any) -> Shape:
+    kind, _, cond = node.args.partition(", ")
+    if kind not in ("Inner", "LeftOuter"):
+        raise NotModelled(f"the model covers inner and left outer joins, not {kind}")
+    left, lcols = _side(node.children[0], inputs)
+    right, rcols = _side(node.children[1], inputs)
+    lnames, rnames = set(lcols), set(rcols)
+    keys: list[tuple[str, str]] = []
+    lower: int | None = None
+    upper: int | None = None
+    for part in P.split_and(cond):
+        m = re.fullmatch(r"(.+?) (=|>=|<=|>|<) (.+)", part)
+        if m is None:
+            raise NotModelled(f"the model does not cover the join condition {part}")
+        a, op, b = m.group(1), m.group(2), m.group(3)
+        ta, tb = _timed(a), _timed(b)
+        if op == "=" and P.is_attr(a) and P.is_attr(b):
+            na, nb = P.name_of(a), P.name_of(b)
+            if na in lnames and nb in rnames:
+                keys.append((left.names[na], right.names[nb]))
+                continue
+            if nb in lnames and na in rnames:
+                keys.append((left.names[nb], right.names[na]))
+                continue
+        if ta is None or tb is None or op in ("=", ">", "<"):
+            raise NotModelled(f"the model does not cover the join condition {part}")
+        # Write it as: right_time OP left_time + c.
+        (xa, ca), (xb, cb) = ta, tb
+        if right.names.get(xa) == right.time and left.names.get(xb) == left.time:
+            c = cb - ca
+        elif left.names.get(xa) == left.time and right.names.get(xb) == right.time:
+            op = {">=": "<=", "<=": ">="}[op]
+            c = ca - cb
+        else:
+            raise NotModelled(f"the model covers time ranges on the watermark columns: {part}")
+        if op == ">=":
+            lower = c
+        else:
+            upper = c
+    if not keys or lower is None or upper is None:
+        raise NotModelled("the model covers joins on equal keys within a time range (both bounds)")
+    return Shape(
+        "join",
+        (left, right),
+        join_keys=tuple(keys),
+        lower_ms=lower,
+        upper_ms=upper,
+        outer=kind == "LeftOuter",
+        policy=policy,
+        side_columns=(lcols, rcols),
+        project=project,
+    )
+
+
+def _timed(expr: str) -> tuple[str, int] | None:
+    """Parse ``t#1``, ``cast(t#1 + INTERVAL '10' MINUTE as timestamp)`` into (name, ms)."""
+    e = P.strip_parens(expr)
+    m = re.fullmatch(r"cast\((.*) as timestamp\)", e)
+    if m:
+        e = P.strip_parens(m.group(1))
+    m = re.fullmatch(r"(\S+#\d+L?(?:-T\d+ms)?)(?: ([+-]) (INTERVAL '[^']+' \w+))?", e)
+    if m is None:
+        return None
+    offset = 0
+    if m.group(3):
+        offset = _interval_ms(m.group(3)) * (-1 if m.group(2) == "-" else 1)
+    return P.name_of(m.group(1)), offset
+
+
+# --- running the model ------------------------------------------------------------------------
+
+
+def predict(shape: Shape, landed: Landed) -> Prediction:
+    """Run the model for ``shape`` over every landed batch."""
+    n = len(landed)
+    sides = shape.sides
+    per_side: list[list[list[Mapping[str, Any]]]] = [
+        [list(rows) if name == s.input else [] for name, rows in landed] for s in sides
+    ]
+    rows_of = [_model_rows(shape, i, per_side[i]) for i in range(len(sides))]
+    maxima = [batch_maxima(r.batch, r.time_ms, r.valid, n) for r, _ in rows_of]
+    infos = plan_batches(
+        [InputWatermark(s.input, s.delay_ms) for s in sides],
+        maxima,
+        data_batches=n,
+        policy=shape.policy,
+        trigger=Trigger.PROCESSING_TIME,
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    state = np.zeros(len(infos), dtype=np.int64)
+    late: dict[int, list[dict[str, Any]]] = {}
+    emitted: dict[tuple[Any, ...], int] = {}
+    if shape.kind == "window":
+        state, emitted = _predict_window(shape, rows_of[0], infos, out, late)
+    elif shape.kind == "dedup":
+        rows, flat = rows_of[0]
+        dd = deduplicate(rows, infos, sides[0].delay_ms)
+        spark_of = _spark_of(infos)
+        for i in range(len(rows)):
+            if dd.outcome[i] == KEPT:
+                b = spark_of[int(rows.batch[i])]
+                out.setdefault(b, []).append(_side_row(shape, 0, flat[i]))
+            elif dd.outcome[i] == DEDUP_LATE:
+                late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
+        state = dd.state_rows
+    else:
+        (lrows, lflat), (rrows, rflat) = rows_of
+        jo = join(lrows, rrows, infos, JoinCondition(shape.lower_ms, shape.upper_ms, shape.outer))
+        for i, j, b in jo.pairs:
+            out.setdefault(b, []).append(
+                {**_side_row(shape, 0, lflat[i]), **_side_row(shape, 1, rflat[j])}
+            )
+        for i, b in jo.null_rows:
+            nulls = dict.fromkeys(shape.side_columns[1])
+            out.setdefault(b, []).append({**_side_row(shape, 0, lflat[i]), **nulls})
+        for rows, flat, outcome in (
+            (lrows, lflat, jo.left_outcome),
+            (rrows, rflat, jo.right_outcome),
+        ):
+            for i in np.flatnonzero(outcome == JOIN_LATE).tolist():
+                late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
+        state = jo.state_rows
+    project = _project_fn(shape)
+    batches = [
+        ModelBatch(
+            batch=b.batch,
+            data_step=b.data_batch,
+            late_watermark=b.late_watermark,
+            eviction_watermark=b.eviction_watermark,
+            next_watermark=b.next_watermark,
+            rows=[project(r) for r in out.get(b.batch, [])],
+            state_rows=int(state[b.batch]) if len(state) else 0,
+        )
+        for b in infos
+    ]
+    return Prediction(shape, batches, late, emitted)
+
+
+def _model_rows(
+    shape: Shape, side: int, batches: list[list[Mapping[str, Any]]]
+) -> tuple[Rows, list[Mapping[str, Any]]]:
+    s = shape.sides[side]
+    flat: list[Mapping[str, Any]] = []
+    model: list[list[tuple[str, int | None, str]]] = []
+    for rows in batches:
+        batch = []
+        for r in rows:
+            idx = len(flat)
+            flat.append(r)
+            t = r.get(s.time)
+            ms = _ms(t) if t is not None else None
+            if shape.kind == "join":
+                cols = [k[side] for k in shape.join_keys]
+                key = repr(tuple(r.get(c) for c in cols))
+                group = f"row{idx}"
+            else:
+                key = (
+                    repr(tuple(r.get(k) for k in shape.dedup_keys))
+                    if shape.dedup_keys is not None
+                    else f"row{idx}"
+                )
+                group = repr(tuple(r.get(g) for g in shape.groups))
+            batch.append((key, ms, group))
+        model.append(batch)
+    return Rows.from_batches(model), flat
+
+
+def _predict_window(
+    shape: Shape,
+    rows_flat: tuple[Rows, list[Mapping[str, Any]]],
+    infos: list[BatchInfo],
+    out: dict[int, list[dict[str, Any]]],
+    late: dict[int, list[dict[str, Any]]],
+) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    rows, flat = rows_flat
+    assert shape.window is not None
+    state = np.zeros(len(infos), dtype=np.int64)
+    reached = rows.valid.copy()
+    if shape.dedup_keys is not None:
+        dd = deduplicate(rows, infos, shape.sides[0].delay_ms)
+        reached = dd.outcome == KEPT
+        state = state + dd.state_rows
+        for i in np.flatnonzero(dd.outcome == DEDUP_LATE).tolist():
+            late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
+    agg = aggregate(rows, reached, infos, shape.window)
+    state = state + agg.state_rows
+    c = agg.contributions
+    members: dict[int, list[int]] = {}
+    counted: set[int] = set()
+    for member, w in zip(c.row.tolist(), c.window.tolist(), strict=True):
+        if w >= 0:
+            members.setdefault(w, []).append(member)
+            counted.add(member)
+    for lost in sorted(set(c.row.tolist()) - counted):
+        late.setdefault(int(rows.batch[lost]), []).append(dict(flat[lost]))
+    emitted: dict[tuple[Any, ...], int] = {}
+    for w_idx, w in enumerate(agg.windows):
+        group = _group_values(shape, flat, members.get(w_idx, []))
+        start, end = _dt(w.start), _dt(w.end)
+        if w.emitted_batch is None:
+            continue
+        emitted[(start, end, *group)] = w.emitted_batch
+        row: dict[str, Any] = {shape.window_name: (start, end)}
+        row.update(zip(shape.group_names, group, strict=True))
+        for a in shape.aggs:
+            row[a.name] = _aggregate(a, [flat[i] for i in members.get(w_idx, [])])
+        out.setdefault(w.emitted_batch, []).append(row)
+    return state, emitted
+
+
+def _group_values(
+    shape: Shape, flat: Sequence[Mapping[str, Any]], rows: list[int]
+) -> tuple[Any, ...]:
+    if not rows:
+        return tuple(None for _ in shape.groups)
+    return tuple(flat[rows[0]].get(g) for g in shape.groups)
+
+
+def _aggregate(a: Agg, rows: list[Mapping[str, Any]]) -> Any:
+    if a.func == "count":
+        if a.column is None:
+            return len(rows)
+        return sum(1 for r in rows if r.get(a.column) is not None)
+    values: list[Any] = [r[a.column] for r in rows if a.column and r.get(a.column) is not None]
+    if not values:
+        return None
+    if a.func == "sum":
+        return sum(values)
+    if a.func == "min":
+        return min(values)
+    if a.func == "max":
+        return max(values)
+    return sum(values) / len(values)
+
+
+def _side_row(shape: Shape, side: int, row: Mapping[str, Any]) -> dict[str, Any]:
+    names = shape.sides[side].names
+    return {out: row.get(src) for out, src in names.items()}
+
+
+def _spark_of(infos: list[BatchInfo]) -> dict[int, int]:
+    return {b.data_batch: b.batch for b in infos if b.data_batch is not None}
+
+
+def _project_fn(shape: Shape) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    if shape.project is None:
+        return lambda r: r
+    parts = [(name, _projector(expr)) for expr, name in shape.project]
+    return lambda r: {name: fn(r) for name, fn in parts}
+
+
+def _projector(expr: str) -> Callable[[Mapping[str, Any]], Any]:
+    """Return a function computing a final projection's column, for the forms it supports."""
+    e = expr.strip()
+    if P.is_attr(e):
+        name = P.name_of(e)
+        return lambda r: r.get(name)
+    m = re.fullmatch(r"(\S+#\d+L?(?:-T\d+ms)?)\.(start|end)", e)
+    if m:
+        name, at = P.name_of(m.group(1)), 0 if m.group(2) == "start" else 1
+        return lambda r: _at(r.get(name), at)
+    m = re.fullmatch(r"cast\((\S+#\d+L?(?:-T\d+ms)?)(?:\.(start|end))? as (?:bigint|int)\)", e)
+    if m:
+        name = P.name_of(m.group(1))
+        idx = None if m.group(2) is None else (0 if m.group(2) == "start" else 1)
+
+        def seconds(r: Mapping[str, Any]) -> Any:
+            v = r.get(name) if idx is None else _at(r.get(name), idx)
+            return None if v is None else _ms(v) // 1000
+
+        return seconds
+    raise NotModelled(
+        f"the model does not cover the final projection {e}; select columns, window.start, "
+        "window.end or their casts to long"
+    )
+
+
+def _at(v: Any, idx: int) -> Any:
+    return None if v is None else v[idx]
+
+
+def _ms(value: Any) -> int:
+    if isinstance(value, datetime):
+        return round(value.replace(tzinfo=UTC).timestamp() * 1000)
+    raise StreamlabError(f"event time {value!r} is not a timestamp")
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
+
+
+def _dur(ms: int) -> str:
+    for unit, size in (("hour", 3_600_000), ("minute", 60_000), ("second", 1000)):
+        if ms and ms % size == 0:
+            n = ms // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{ms} ms"
