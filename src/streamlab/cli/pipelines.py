@@ -190,7 +190,7 @@ def _summary_table(result: dict[str, Any]) -> Table:
                 str(len(q["batches"])),
                 str(q["input_rows"]),
                 str(q["table_rows"]),
-                str(q["dropped_duplicates"] or "-"),
+                "?" if q["dropped_duplicates"] is None else str(q["dropped_duplicates"] or "-"),
                 "-",
                 _when(q["watermark_ms"])[11:] or "-",
                 str(q["state_rows"]),
@@ -209,7 +209,8 @@ def _summary_table(result: dict[str, Any]) -> Table:
                 "-",
             )
     table.caption = (
-        "in/out: rows read this run / rows in the table; dups: duplicates removed; "
+        "in/out: rows read this run / rows in the table; dups: duplicates removed "
+        "(?: a batch's progress was lost); "
         "late: late events captured; watermark: UTC time the next batch runs with"
     )
     return table
@@ -219,13 +220,13 @@ def _render_accounting(out: Console, acct: dict[str, Any] | None) -> None:
     if acct is None:
         return
     mark = "✓" if acct["closes"] else "✗"
-    dups = acct["duplicates_removed"] if acct["duplicates_removed"] is not None else "unknown"
+    problems = acct.get("problems") or []
     out.print(
         f"{mark} Tumbling windows accounting: {acct['input_events']} input events = "
-        f"{acct['quarantined']} quarantined + {dups} duplicates removed + "
+        f"{acct['quarantined']} quarantined + {acct['duplicates_removed']} duplicates removed + "
         f"{acct['late_captured']} late captured + {acct['counted_emitted']} counted in emitted "
         f"windows + {acct['counted_open']} counted in windows still open"
-        + ("" if acct["closes"] else f" (parts add up to {acct['accounted']})")
+        + (f" ({'; '.join(problems)})" if problems else "")
     )
 
 

@@ -29,6 +29,7 @@ from streamlab.pipelines.registry import (
 )
 from streamlab.raw.landing import landed_batches
 from streamlab.run.accounting import Accounting, open_window_counts
+from streamlab.run.batches import input_rows
 from streamlab.run.checkpoint import committed_batches, planned_batches, read_offsets
 from streamlab.run.checkpoint_guard import check_checkpoint, repair_after_kill
 from streamlab.run.late import LATE_SCHEMA, capture_late, captured_batches
@@ -58,7 +59,7 @@ class QueryResult:
     batches: list[int] = field(default_factory=list)
     """The batches run now (data and no-data)."""
     input_rows: int = 0
-    """Rows read now."""
+    """Rows read now: the lines of the files this run's batches read (checkpoint)."""
     table_rows: int = 0
     """Rows in its table after the run."""
     last_batch: int | None = None
@@ -66,8 +67,9 @@ class QueryResult:
     """The watermark the next batch will run with."""
     state_rows: int = 0
     """Rows in its state after the last batch of this run."""
-    dropped_duplicates: int = 0
-    """Re-sent rows its deduplication removed in this run's batches."""
+    dropped_duplicates: int | None = 0
+    """Re-sent rows its deduplication removed in this run's batches (Spark's own count from
+    the progress log); ``None`` when a batch's progress is missing from the log."""
     seconds: float = 0.0
 
 
@@ -236,7 +238,9 @@ def _run_locked(
         for query in queries.values():
             if query.isActive:
                 query.stop()
-        flush_listeners(spark)
+        # The summary is read back from the log: every progress the stopped queries kept goes
+        # in now, whether or not its listener event has arrived.
+        flush_listeners(spark, timeout=2.0)
         for query in queries.values():
             catch_up(recorder, list(query.recentProgress))
         spark.streams.removeListener(recorder)
@@ -317,12 +321,15 @@ def _query_result(
     committed = committed_batches(ckpt)
     now = [b for b in committed if b not in before]
     result = QueryResult(spec.name, spec.table, batches=now, seconds=round(seconds, 2))
-    result.input_rows = sum(int(records[b]["input_rows"]) for b in now if b in records)
-    result.dropped_duplicates = sum(
-        int(op.get("dropped_duplicates") or 0)
-        for b in now
-        if b in records
-        for op in records[b]["state_operators"]
+    result.input_rows = input_rows(ckpt, now)
+    result.dropped_duplicates = (
+        None
+        if any(b not in records for b in now)
+        else sum(
+            int(op.get("dropped_duplicates") or 0)
+            for b in now
+            for op in records[b]["state_operators"]
+        )
     )
     result.table_rows = table_rows(paths, spec.table)
     planned = planned_batches(ckpt)
@@ -375,23 +382,25 @@ def tumbling_accounting(
     ckpt = paths.checkpoint(TUMBLING)
     committed = committed_batches(ckpt)
     captured = captured_batches(paths.checkpoint("late_data"))
-    duplicates: int | None = 0
+    reported: int | None = 0
     for batch in committed:
-        if batch not in records:
-            duplicates = None
+        if batch not in records:  # a kill cut the batch's progress off: Spark's count is lost
+            reported = None
             break
-        assert duplicates is not None
-        duplicates += sum(
+        assert reported is not None
+        reported += sum(
             int(op.get("dropped_duplicates") or 0) for op in records[batch]["state_operators"]
         )
     emitted = int(
         column_sum(table_ref(paths, "streaming_gold.events_tumbling").path, "event_count")
     )
-    return Accounting(
+    return Accounting.from_durable_state(
         input_events=sum(c.input_rows for c in captured.values()),
         quarantined=sum(c.quarantined_rows for c in captured.values()),
-        duplicates_removed=duplicates,
-        late_captured=sum(c.late_rows for c in captured.values()),
+        late_captured=table_rows(paths, LATE_TABLE),
         counted_emitted=emitted,
         counted_open=open_window_counts(spark, ckpt) if committed else 0,
+        duplicates_reported=reported,
+        batches=len(committed),
+        batches_captured=len([b for b in committed if b in captured]),
     )
