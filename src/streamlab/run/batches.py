@@ -1,9 +1,12 @@
 """What a query's committed micro-batches read, from durable state only.
 
 A run's summary must not depend on listener events, which Spark delivers on a thread of its
-own and which a stop or a kill can leave undelivered. Everything here is read from files that
-exist once a batch is committed: the query's offsets log (which source log entries each batch
-took), the file source log (which files those entries name) and the files themselves.
+own and which a stop or a kill can leave undelivered. Nor can it list ``commits/``: Spark
+keeps only the last ``spark.sql.streaming.minBatchesToRetain`` batches of the offsets and
+commits logs (20 in a lab session), so a 31-batch run lists 21. Everything here comes from
+files that exist once a batch is committed: where the query stood before the run (its last
+committed batch and how far into each source's file log it had read), where it stands after,
+the file source logs (never purged) and the landed files themselves.
 
 Spark's text source makes one row of every line of a file, blank lines included, so a batch's
 ``numInputRows`` is the number of lines of the files it read (checked against Spark's own
@@ -12,18 +15,24 @@ progress in tests/test_summary.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from streamlab.run.checkpoint import batch_files, read_offsets, uri_to_path
+from streamlab.run.checkpoint import (
+    committed_batches,
+    log_files,
+    read_offsets,
+    source_log_offset,
+    uri_to_path,
+)
 
 _CHUNK = 1 << 20
 
 
 def count_lines(file: Path) -> int:
-    """Return the lines of ``file`` as Spark's text reader splits them.
+    r"""Return the lines of ``file`` as Spark's text reader splits them.
 
-    Like Hadoop's line reader: a line ends at ``\\n``, ``\\r\\n`` or a lone ``\\r``, and
+    Like Hadoop's line reader: a line ends at ``\n``, ``\r\n`` or a lone ``\r``, and
     a last line without its end is a line too.
     """
     ends = 0
@@ -37,20 +46,36 @@ def count_lines(file: Path) -> int:
     return ends + (0 if last in (b"", b"\n", b"\r") else 1)
 
 
-def source_count(checkpoint: Path, batch_id: int) -> int:
-    """Return how many sources the query of ``checkpoint`` reads (from ``offsets/batch_id``)."""
-    return len(read_offsets(checkpoint, batch_id).source_offsets)
+@dataclass(frozen=True)
+class Position:
+    """Where a query stands: its last committed batch and its place in each source's log."""
+
+    last_batch: int | None
+    """The last committed batch; ``None`` before the first."""
+    log_offsets: tuple[int, ...] = ()
+    """Per source, the last file log entry read (-1: none yet)."""
+
+    def batches_since(self, start: Position) -> list[int]:
+        """Return the batches committed after ``start`` up to this position."""
+        first = 0 if start.last_batch is None else start.last_batch + 1
+        return [] if self.last_batch is None else list(range(first, self.last_batch + 1))
 
 
-def batch_input_rows(checkpoint: Path, batch_id: int) -> int:
-    """Return the rows (lines) every source of the query read in batch ``batch_id``."""
+def position(checkpoint: Path) -> Position:
+    """Return where the query of ``checkpoint`` stands now."""
+    committed = committed_batches(checkpoint)
+    if not committed:
+        return Position(None)
+    last = committed[-1]
+    sources = len(read_offsets(checkpoint, last).source_offsets)
+    return Position(last, tuple(source_log_offset(checkpoint, last, s) for s in range(sources)))
+
+
+def rows_read(checkpoint: Path, start: Position, end: Position) -> int:
+    """Return the rows (lines) every source of the query read between two positions."""
     total = 0
-    for source in range(source_count(checkpoint, batch_id)):
-        for uri in batch_files(checkpoint, batch_id, source):
+    for source, upto in enumerate(end.log_offsets):
+        after = start.log_offsets[source] if source < len(start.log_offsets) else -1
+        for uri in log_files(checkpoint, source, after, upto):
             total += count_lines(Path(uri_to_path(uri)))
     return total
-
-
-def input_rows(checkpoint: Path, batches: Iterable[int]) -> int:
-    """Return the rows the query of ``checkpoint`` read in ``batches``."""
-    return sum(batch_input_rows(checkpoint, b) for b in batches)

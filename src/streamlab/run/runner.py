@@ -29,8 +29,8 @@ from streamlab.pipelines.registry import (
 )
 from streamlab.raw.landing import landed_batches
 from streamlab.run.accounting import Accounting, open_window_counts
-from streamlab.run.batches import input_rows
-from streamlab.run.checkpoint import committed_batches, planned_batches, read_offsets
+from streamlab.run.batches import Position, position, rows_read
+from streamlab.run.checkpoint import planned_batches, read_offsets
 from streamlab.run.checkpoint_guard import check_checkpoint, repair_after_kill
 from streamlab.run.late import LATE_SCHEMA, capture_late, captured_batches
 from streamlab.run.progress import (
@@ -225,7 +225,7 @@ def _run_locked(
         repair_after_kill(spec.checkpoint(paths), table_ref(paths, spec.table).path)
     started = time.monotonic()
     recorder = ProgressRecorder(progress_log(paths), observers)
-    before = {s.name: set(committed_batches(s.checkpoint(paths))) for s in specs}
+    before = {s.name: position(s.checkpoint(paths)) for s in specs}
     spark.streams.addListener(recorder)
     queries: dict[str, StreamingQuery] = {}
     finished: dict[str, float] = {}
@@ -273,7 +273,9 @@ def _watch(
                 if name not in finished and not query.isActive:
                     finished[name] = time.monotonic() - started
                     _raise_failure(name, query)
-            if "late_data" in chosen and not trigger.available_now:
+            # Capture while the queries run: Spark keeps the offsets of the last 20 batches
+            # only (minBatchesToRetain), and the capture needs each batch's.
+            if "late_data" in chosen:
                 _capture(spark, paths, cfg)
             if deadline is not None and time.monotonic() >= deadline:
                 return
@@ -313,15 +315,15 @@ def _query_result(
     spark: SparkSession,
     paths: LabPaths,
     spec: QuerySpec,
-    before: set[int],
+    before: Position,
     seconds: float,
     records: dict[int, dict[str, Any]],
 ) -> QueryResult:
     ckpt = spec.checkpoint(paths)
-    committed = committed_batches(ckpt)
-    now = [b for b in committed if b not in before]
+    end = position(ckpt)
+    now = end.batches_since(before)
     result = QueryResult(spec.name, spec.table, batches=now, seconds=round(seconds, 2))
-    result.input_rows = input_rows(ckpt, now)
+    result.input_rows = rows_read(ckpt, before, end)
     result.dropped_duplicates = (
         None
         if any(b not in records for b in now)
@@ -333,9 +335,9 @@ def _query_result(
     )
     result.table_rows = table_rows(paths, spec.table)
     planned = planned_batches(ckpt)
-    if committed:
-        result.last_batch = committed[-1]
-        result.state_rows = int(records.get(committed[-1], {}).get("state_rows", 0))
+    if end.last_batch is not None:
+        result.last_batch = end.last_batch
+        result.state_rows = int(records.get(end.last_batch, {}).get("state_rows", 0))
     if planned:
         result.watermark_ms = read_offsets(ckpt, planned[-1]).watermark_ms
     return result
@@ -346,7 +348,7 @@ def _pipeline_result(
     paths: LabPaths,
     pipeline: str,
     specs: list[QuerySpec],
-    before: dict[str, set[int]],
+    before: dict[str, Position],
     finished: dict[str, float],
     recorder: ProgressRecorder,
 ) -> PipelineResult:
@@ -380,7 +382,8 @@ def tumbling_accounting(
     if records is None:
         records = latest_by_batch(list(read_progress(progress_log(paths)))).get(TUMBLING, {})
     ckpt = paths.checkpoint(TUMBLING)
-    committed = committed_batches(ckpt)
+    # Every batch since the first: commits/ lists only the last minBatchesToRetain of them.
+    committed = position(ckpt).batches_since(Position(None))
     captured = captured_batches(paths.checkpoint("late_data"))
     reported: int | None = 0
     for batch in committed:
