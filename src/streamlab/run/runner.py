@@ -247,7 +247,7 @@ def _run_locked(
     for name, query in queries.items():
         finished.setdefault(name, time.monotonic() - started)
         _raise_failure(name, query)
-    if "late_data" in chosen:
+    if "windowed_agg" in chosen:  # late_data brings windowed_agg along
         _capture(spark, paths, cfg)
     results = [_pipeline_result(spark, paths, p, specs, before, finished, recorder) for p in chosen]
     return RunResult(
@@ -273,9 +273,10 @@ def _watch(
                 if name not in finished and not query.isActive:
                     finished[name] = time.monotonic() - started
                     _raise_failure(name, query)
-            # Capture while the queries run: Spark keeps the offsets of the last 20 batches
-            # only (minBatchesToRetain), and the capture needs each batch's.
-            if "late_data" in chosen:
+            # Capture while the tumbling query runs, whether or not late_data was asked for:
+            # Spark keeps the offsets of the last minBatchesToRetain batches only (20), and
+            # the capture needs each batch's, so a batch left for later could be lost to it.
+            if "windowed_agg" in chosen:
                 _capture(spark, paths, cfg)
             if deadline is not None and time.monotonic() >= deadline:
                 return
