@@ -54,7 +54,8 @@ def test_session_settings_add_the_jit_flag_only_for_small_labs(lab: LabPaths) ->
     assert small["spark.driver.extraJavaOptions"] == f"-Dx=1 {C1_ONLY}"
     big = session_settings(lab, "-Dx=1", TuningPolicy(c1_only_below_rows=1))
     assert big["spark.driver.extraJavaOptions"] == "-Dx=1"
-    assert small[PROVIDER_KEY] == HDFS_PROVIDER
+    assert PROVIDER_KEY not in small  # the session's state store stays unless asked
+    assert session_settings(lab, "", choose_state_store=True)[PROVIDER_KEY] == HDFS_PROVIDER
 
 
 def test_the_provider_a_checkpoint_started_with_is_read_back(tmp_path: Path) -> None:

@@ -132,19 +132,18 @@ def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
     """Return the Spark settings a fresh local session for the pipelines starts with.
 
     The lab's micro-batches are small: one shuffle partition halves the state store and
-    sink tasks of every stateful batch (fixed by each query's checkpoint at its first run),
-    and a JVM that only compiles with C1 spends far less CPU warming up. Measured on the
-    guide-sized lab: 70 -> 46 JVM CPU seconds (benchmarks/bench_lab.py).
+    sink tasks of every stateful batch (fixed by each query's checkpoint at its first run).
+    The JIT is chosen by the size of the work (:mod:`streamlab.spark.tuning`): C1 only for a
+    small lab, which spends far less CPU warming up (the guide-sized lab: 70 -> 46 JVM CPU
+    seconds, benchmarks/bench_lab.py), and the full tiered JIT for long runs.
     """
     import os
 
     from streamlab.spark.session import default_config
+    from streamlab.spark.tuning import session_settings
 
     java = default_config(paths, os.cpu_count() or 2)["spark.driver.extraJavaOptions"]
-    return {
-        "spark.sql.shuffle.partitions": "1",
-        "spark.driver.extraJavaOptions": f"{java} -XX:TieredStopAtLevel=1",
-    }
+    return {"spark.sql.shuffle.partitions": "1", **session_settings(paths, java)}
 
 
 def _run(
