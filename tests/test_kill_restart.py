@@ -33,7 +33,7 @@ from streamlab.run.checkpoint import committed_batches
 from streamlab.run.late import captured_batches
 from tests.support.tables import tables_of
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SETUP = [
     "--seed",
