@@ -33,7 +33,7 @@ from streamlab.run.checkpoint import committed_batches
 from streamlab.run.late import captured_batches
 from tests.support.tables import tables_of
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SETUP = [
     "--seed",
@@ -49,8 +49,9 @@ SETUP = [
     "--clicks-per-batch",
     "8",
 ]
-"""A smaller lab than the guide's (6 batches), so that three kills and a restart stay quick."""
-KILLS = 3
+"""A smaller lab than the guide's (6 batches), so that five kills and a restart stay quick."""
+KILLS = 5
+"""Kills per test: ten random points across the AvailableNow and the live test."""
 SEED = int(os.environ.get("STREAMLAB_KILL_SEED", "20261125"))
 LIVE = ["--trigger", "1s", "--duration", "60s"]
 
@@ -166,7 +167,7 @@ def kill_repeatedly(root: Path, args: list[str], rng: random.Random) -> list[dic
     points = []
     for attempt in range(KILLS):
         before = total(commits(root))
-        after_commits = rng.randint(1, 12)
+        after_commits = rng.randint(1, 8)
         delay = rng.uniform(0, 2.5)
         log = root / f"killed-{attempt}.log"
         proc = start("run", "--root", str(root), *args, "--json", log=log)
@@ -202,7 +203,7 @@ def check_like_clean(root: Path, clean: dict[str, Any], points: list[dict[str, A
     """Finish the run (AvailableNow), then the tables, the batches and the verification must
     be the clean run's."""
     code, out, err = streamlab("run", "--root", str(root), "--json")
-    assert code in (0, 1), err[-3000:]
+    assert code == 0, f"after kills at {points}: exit {code}\n{out[-3000:]}\n{err[-3000:]}"
     report = json.loads(out)
     want, got = clean["tables"], tables_of(root)
     assert set(got) == set(want)
@@ -230,16 +231,20 @@ def check_like_clean(root: Path, clean: dict[str, Any], points: list[dict[str, A
         assert mine.get(query) in (batches, batches[:-1]), (query, mine.get(query), points)
     acct = next(p["accounting"] for p in report["pipelines"] if p["accounting"])
     clean_acct = next(p["accounting"] for p in clean["report"]["pipelines"] if p["accounting"])
-    assert clean_acct["closes"]
-    # A progress event the kill cut off leaves the duplicates unknown (exit 1), never wrong.
-    assert acct["closes"] == (code == 0) and (acct["closes"] or acct["duplicates_removed"] is None)
-    for part in ("input_events", "quarantined", "late_captured", "counted_emitted", "counted_open"):
-        assert acct[part] == clean_acct[part], (part, acct, clean_acct)
+    assert clean_acct["closes"], clean_acct
+    assert clean_acct["duplicates_reported"] == clean_acct["duplicates_removed"], clean_acct
+    # Every part comes from durable state, so a progress event the kill cut off changes none;
+    # only Spark's own count of the duplicates may be unknown then.
+    assert acct["closes"], (acct, points)
+    parts = ("input_events", "quarantined", "duplicates_removed", "late_captured")
+    for part in (*parts, "counted_emitted", "counted_open", "batches", "batches_captured"):
+        assert acct[part] == clean_acct[part], (part, acct, clean_acct, points)
+    assert acct["duplicates_reported"] in (None, clean_acct["duplicates_reported"]), acct
     code, out, err = streamlab("verify", "--root", str(root), "--json")
     assert code == 0, out + err[-2000:]
 
 
-def test_available_now_killed_three_times_then_finished_equals_a_clean_run(
+def test_available_now_killed_five_times_then_finished_equals_a_clean_run(
     clean: Any, tmp_path: Path
 ) -> None:
     root = tmp_path / "killed"
@@ -249,7 +254,7 @@ def test_available_now_killed_three_times_then_finished_equals_a_clean_run(
     check_like_clean(root, clean(), points)
 
 
-def test_a_live_trigger_killed_three_times_then_finished_equals_a_clean_run(
+def test_a_live_trigger_killed_five_times_then_finished_equals_a_clean_run(
     clean: Any, tmp_path: Path
 ) -> None:
     # A live (processing-time) run over a backlog that has already landed runs the same

@@ -14,6 +14,7 @@ from streamlab.raw.provision import setup_lab
 from streamlab.run.checkpoint import committed_batches, read_offsets
 from streamlab.run.progress import (
     ProgressRecorder,
+    catch_up,
     latest_by_batch,
     parse_watermark,
     progress_log,
@@ -104,3 +105,22 @@ def test_a_run_logs_every_batch_of_every_query(spark: SparkSession, lab: LabPath
             len((lab.batch("events", b) / "part-00000.json").read_text().splitlines())
             for b in range(3)
         )
+
+
+def test_a_line_a_killed_writer_cut_off_does_not_swallow_the_next_record(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "p.jsonl"
+    log.parent.mkdir()
+    log.write_text(json.dumps(progress_record(PROGRESS)) + "\n" + '{"query": "dedup", "ba')
+    ProgressRecorder(log).record({**PROGRESS, "runId": "r2", "batchId": 4})
+    assert [r["batch"] for r in read_progress(log)] == [3, 4]
+
+
+def test_catching_up_records_what_the_listener_has_not_delivered_at_once(
+    tmp_path: Path,
+) -> None:
+    recorder = ProgressRecorder(tmp_path / "p.jsonl")
+    recorder.record(PROGRESS)  # batch 3 came through the listener
+    kept = [{**PROGRESS, "batchId": b} for b in range(2, 6)]  # what the stopped query kept
+    assert catch_up(recorder, kept) == [2, 4, 5]
+    assert sorted(r["batch"] for r in read_progress(recorder.log)) == [2, 3, 4, 5]
+    assert catch_up(recorder, kept) == []

@@ -157,19 +157,18 @@ def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
     """Return the Spark settings a fresh local session for the pipelines starts with.
 
     The lab's micro-batches are small: one shuffle partition halves the state store and
-    sink tasks of every stateful batch (fixed by each query's checkpoint at its first run),
-    and a JVM that only compiles with C1 spends far less CPU warming up. Measured on the
-    guide-sized lab: 70 -> 46 JVM CPU seconds (benchmarks/bench_lab.py).
+    sink tasks of every stateful batch (fixed by each query's checkpoint at its first run).
+    The JIT is chosen by the size of the work (:mod:`streamlab.spark.tuning`): C1 only for a
+    small lab, which spends far less CPU warming up (the guide-sized lab: 70 -> 46 JVM CPU
+    seconds, benchmarks/bench_lab.py), and the full tiered JIT for long runs.
     """
     import os
 
     from streamlab.spark.settings import default_config
+    from streamlab.spark.tuning import session_settings
 
     java = default_config(paths, os.cpu_count() or 2)["spark.driver.extraJavaOptions"]
-    return {
-        "spark.sql.shuffle.partitions": "1",
-        "spark.driver.extraJavaOptions": f"{java} -XX:TieredStopAtLevel=1",
-    }
+    return {"spark.sql.shuffle.partitions": "1", **session_settings(paths, java)}
 
 
 def _check_run(
@@ -233,7 +232,7 @@ def _summary_table(result: dict[str, Any]) -> Table:
                 str(len(q["batches"])),
                 str(q["input_rows"]),
                 str(q["table_rows"]),
-                str(q["dropped_duplicates"] or "-"),
+                "?" if q["dropped_duplicates"] is None else str(q["dropped_duplicates"] or "-"),
                 "-",
                 _when(q["watermark_ms"])[11:] or "-",
                 str(q["state_rows"]),
@@ -252,7 +251,8 @@ def _summary_table(result: dict[str, Any]) -> Table:
                 "-",
             )
     table.caption = (
-        "in/out: rows read this run / rows in the table; dups: duplicates removed; "
+        "in/out: rows read this run / rows in the table; dups: duplicates removed "
+        "(?: a batch's progress was lost); "
         "late: late events captured; watermark: UTC time the next batch runs with"
     )
     return table
@@ -262,13 +262,13 @@ def _render_accounting(out: Console, acct: dict[str, Any] | None) -> None:
     if acct is None:
         return
     mark = "✓" if acct["closes"] else "✗"
-    dups = acct["duplicates_removed"] if acct["duplicates_removed"] is not None else "unknown"
+    problems = acct.get("problems") or []
     out.print(
         f"{mark} Tumbling windows accounting: {acct['input_events']} input events = "
-        f"{acct['quarantined']} quarantined + {dups} duplicates removed + "
+        f"{acct['quarantined']} quarantined + {acct['duplicates_removed']} duplicates removed + "
         f"{acct['late_captured']} late captured + {acct['counted_emitted']} counted in emitted "
         f"windows + {acct['counted_open']} counted in windows still open"
-        + ("" if acct["closes"] else f" (parts add up to {acct['accounted']})")
+        + (f" ({'; '.join(problems)})" if problems else "")
     )
 
 

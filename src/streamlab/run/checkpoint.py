@@ -131,6 +131,26 @@ def _source_entries(checkpoint: Path, source: int, log_id: int) -> list[dict[str
     )
 
 
+def source_log_offset(checkpoint: Path, batch_id: int, source: int = 0) -> int:
+    """Return the file source log entry source ``source`` had reached in batch ``batch_id``.
+
+    -1 when the source had read nothing yet.
+    """
+    return _log_offset(read_offsets(checkpoint, batch_id), source)
+
+
+def log_files(checkpoint: Path, source: int, after: int, upto: int) -> list[str]:
+    """Return the files (URIs) of the source log entries ``after + 1`` to ``upto``.
+
+    The file source log is never purged (unlike ``offsets/`` and ``commits/``, which keep
+    the last ``spark.sql.streaming.minBatchesToRetain`` batches).
+    """
+    files: list[str] = []
+    for log_id in range(after + 1, upto + 1):
+        files.extend(str(e["path"]) for e in _source_entries(checkpoint, source, log_id))
+    return files
+
+
 def batch_files(checkpoint: Path, batch_id: int, source: int = 0) -> list[str]:
     """Return the files (URIs) source ``source`` read in batch ``batch_id``; none for no-data."""
     current = _log_offset(read_offsets(checkpoint, batch_id), source)

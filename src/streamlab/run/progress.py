@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +90,7 @@ class ProgressRecorder(StreamingQueryListener):
         self._lock = threading.Lock()
         self._seen: dict[str, set[int]] = {}
         log.parent.mkdir(parents=True, exist_ok=True)
+        _end_damaged_line(log)
 
     def onQueryStarted(self, event: Any) -> None:
         """Nothing to record: the first progress event names the query."""
@@ -125,6 +125,16 @@ class ProgressRecorder(StreamingQueryListener):
             return set(self._seen.get(run_id, set()))
 
 
+def _end_damaged_line(log: Path) -> None:
+    """End a last line a killed writer left unfinished, so the next record starts a line."""
+    if not log.is_file() or log.stat().st_size == 0:
+        return
+    with log.open("rb+") as data:
+        data.seek(-1, 2)
+        if data.read(1) != b"\n":
+            data.write(b"\n")
+
+
 def flush_listeners(spark: SparkSession, timeout: float = 10.0) -> None:
     """Wait until Spark has delivered the queued listener events (best effort)."""
     try:
@@ -133,16 +143,22 @@ def flush_listeners(spark: SparkSession, timeout: float = 10.0) -> None:
         return
 
 
-def catch_up(recorder: ProgressRecorder, progresses: list[Any], timeout: float = 5.0) -> None:
-    """Record the progresses a query reports that the listener has not delivered yet."""
-    deadline = time.monotonic() + timeout
-    pending = [json.loads(p.json) if hasattr(p, "json") else dict(p) for p in progresses]
-    while pending and time.monotonic() < deadline:
-        pending = [p for p in pending if p.get("batchId") not in recorder.seen(str(p["runId"]))]
-        if pending:
-            time.sleep(0.05)
-    for p in pending:
-        recorder.record(p)
+def catch_up(recorder: ProgressRecorder, progresses: list[Any]) -> list[int]:
+    """Record every progress a stopped query kept that the listener has not delivered yet.
+
+    A query keeps its last progresses itself (``recentProgress``, the last
+    ``spark.sql.streaming.numRecentProgressUpdates``); they are the same objects the listener
+    events carry, so recording them now, without waiting for the events still in flight,
+    makes the log complete when the queries stop. The recorder writes each batch once,
+    whichever comes first. Returns the batches recorded here.
+    """
+    added = []
+    for p in progresses:
+        data = json.loads(p.json) if hasattr(p, "json") else dict(p)
+        if data.get("batchId") not in recorder.seen(str(data.get("runId"))):
+            recorder.record(data)
+            added.append(int(data["batchId"]))
+    return added
 
 
 def read_progress(log: Path) -> Iterator[dict[str, Any]]:

@@ -31,9 +31,9 @@ from streamlab.pipelines.registry import (
 )
 from streamlab.raw.landing import landed_batches
 from streamlab.run.accounting import Accounting, open_window_counts
+from streamlab.run.batches import Position, position, rows_read
 from streamlab.run.checkpoint import (
     check_checkpoint,
-    committed_batches,
     planned_batches,
     read_offsets,
     repair_after_kill,
@@ -65,7 +65,7 @@ class QueryResult:
     batches: list[int] = field(default_factory=list)
     """The batches run now (data and no-data)."""
     input_rows: int = 0
-    """Rows read now."""
+    """Rows read now: the lines of the files this run's batches read (checkpoint)."""
     table_rows: int = 0
     """Rows in its table after the run."""
     last_batch: int | None = None
@@ -73,8 +73,9 @@ class QueryResult:
     """The watermark the next batch will run with."""
     state_rows: int = 0
     """Rows in its state after the last batch of this run."""
-    dropped_duplicates: int = 0
-    """Re-sent rows its deduplication removed in this run's batches."""
+    dropped_duplicates: int | None = 0
+    """Re-sent rows its deduplication removed in this run's batches (Spark's own count from
+    the progress log); ``None`` when a batch's progress is missing from the log."""
     seconds: float = 0.0
 
 
@@ -284,7 +285,7 @@ def _run_locked(
         repair_after_kill(spec.checkpoint(paths), table_ref(paths, spec.table).path)
     started = time.monotonic()
     recorder = ProgressRecorder(progress_log(paths), observers)
-    before = {s.name: set(committed_batches(s.checkpoint(paths))) for s in specs}
+    before = {s.name: position(s.checkpoint(paths)) for s in specs}
     spark.streams.addListener(recorder)
     queries: dict[str, StreamingQuery] = {}
     finished: dict[str, float] = {}
@@ -297,14 +298,16 @@ def _run_locked(
         for query in queries.values():
             if query.isActive:
                 query.stop()
-        flush_listeners(spark)
+        # The summary is read back from the log: every progress the stopped queries kept goes
+        # in now, whether or not its listener event has arrived.
+        flush_listeners(spark, timeout=2.0)
         for query in queries.values():
             catch_up(recorder, list(query.recentProgress))
         spark.streams.removeListener(recorder)
     for name, query in queries.items():
         finished.setdefault(name, time.monotonic() - started)
         _raise_failure(name, query)
-    if "late_data" in chosen:
+    if "windowed_agg" in chosen:  # late_data brings windowed_agg along
         _capture(spark, paths, cfg)
     results = [_pipeline_result(spark, paths, p, specs, before, finished, recorder) for p in chosen]
     return RunResult(
@@ -330,7 +333,10 @@ def _watch(
                 if name not in finished and not query.isActive:
                     finished[name] = time.monotonic() - started
                     _raise_failure(name, query)
-            if "late_data" in chosen and not trigger.available_now:
+            # Capture while the tumbling query runs, whether or not late_data was asked for:
+            # Spark keeps the offsets of the last minBatchesToRetain batches only (20), and
+            # the capture needs each batch's, so a batch left for later could be lost to it.
+            if "windowed_agg" in chosen:
                 _capture(spark, paths, cfg)
             if deadline is not None and time.monotonic() >= deadline:
                 return
@@ -370,26 +376,29 @@ def _query_result(
     spark: SparkSession,
     paths: LabPaths,
     spec: QuerySpec,
-    before: set[int],
+    before: Position,
     seconds: float,
     records: dict[int, dict[str, Any]],
 ) -> QueryResult:
     ckpt = spec.checkpoint(paths)
-    committed = committed_batches(ckpt)
-    now = [b for b in committed if b not in before]
+    end = position(ckpt)
+    now = end.batches_since(before)
     result = QueryResult(spec.name, spec.table, batches=now, seconds=round(seconds, 2))
-    result.input_rows = sum(int(records[b]["input_rows"]) for b in now if b in records)
-    result.dropped_duplicates = sum(
-        int(op.get("dropped_duplicates") or 0)
-        for b in now
-        if b in records
-        for op in records[b]["state_operators"]
+    result.input_rows = rows_read(ckpt, before, end)
+    result.dropped_duplicates = (
+        None
+        if any(b not in records for b in now)
+        else sum(
+            int(op.get("dropped_duplicates") or 0)
+            for b in now
+            for op in records[b]["state_operators"]
+        )
     )
     result.table_rows = table_rows(paths, spec.table)
     planned = planned_batches(ckpt)
-    if committed:
-        result.last_batch = committed[-1]
-        result.state_rows = int(records.get(committed[-1], {}).get("state_rows", 0))
+    if end.last_batch is not None:
+        result.last_batch = end.last_batch
+        result.state_rows = int(records.get(end.last_batch, {}).get("state_rows", 0))
     if planned:
         result.watermark_ms = read_offsets(ckpt, planned[-1]).watermark_ms
     return result
@@ -400,7 +409,7 @@ def _pipeline_result(
     paths: LabPaths,
     pipeline: str,
     specs: list[QuerySpec],
-    before: dict[str, set[int]],
+    before: dict[str, Position],
     finished: dict[str, float],
     recorder: ProgressRecorder,
 ) -> PipelineResult:
@@ -434,25 +443,28 @@ def tumbling_accounting(
     if records is None:
         records = latest_by_batch(list(read_progress(progress_log(paths)))).get(TUMBLING, {})
     ckpt = paths.checkpoint(TUMBLING)
-    committed = committed_batches(ckpt)
+    # Every batch since the first: commits/ lists only the last minBatchesToRetain of them.
+    committed = position(ckpt).batches_since(Position(None))
     captured = captured_batches(paths.checkpoint("late_data"))
-    duplicates: int | None = 0
+    reported: int | None = 0
     for batch in committed:
-        if batch not in records:
-            duplicates = None
+        if batch not in records:  # a kill cut the batch's progress off: Spark's count is lost
+            reported = None
             break
-        assert duplicates is not None
-        duplicates += sum(
+        assert reported is not None
+        reported += sum(
             int(op.get("dropped_duplicates") or 0) for op in records[batch]["state_operators"]
         )
     emitted = int(
         column_sum(table_ref(paths, "streaming_gold.events_tumbling").path, "event_count")
     )
-    return Accounting(
+    return Accounting.from_durable_state(
         input_events=sum(c.input_rows for c in captured.values()),
         quarantined=sum(c.quarantined_rows for c in captured.values()),
-        duplicates_removed=duplicates,
-        late_captured=sum(c.late_rows for c in captured.values()),
+        late_captured=table_rows(paths, LATE_TABLE),
         counted_emitted=emitted,
         counted_open=open_window_counts(spark, ckpt) if committed else 0,
+        duplicates_reported=reported,
+        batches=len(committed),
+        batches_captured=len([b for b in committed if b in captured]),
     )

@@ -169,3 +169,8 @@ def _connect_session(remote: str, app_name: str) -> SparkSession:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Return whether ``spark`` is a Spark Connect session."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
