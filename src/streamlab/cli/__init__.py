@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from streamlab.cli import cluster, experiments, explain, lab, notebook, pipelines
+from streamlab.cli import cluster, experiments, explain, lab, live, notebook, pipelines
 from streamlab.errors import StreamlabError
 
 _DEBUG_FLAG = "--debug"
@@ -92,7 +92,7 @@ app = typer.Typer(
 )
 
 # Each module adds its group of commands.
-for _module in (lab, pipelines, explain, experiments, notebook, cluster):
+for _module in (lab, pipelines, live, explain, experiments, notebook, cluster):
     _module.register(app)
 
 
