@@ -23,17 +23,7 @@ from streamlab.cli._common import (
     lab_paths,
     status,
 )
-from streamlab.cli.pipelines import (
-    ClickWindowOpt,
-    ClkDelayOpt,
-    DelayOpt,
-    ImpDelayOpt,
-    MaxSkewOpt,
-    ResetOpt,
-    SlideOpt,
-    SlidingOpt,
-    WindowOpt,
-)
+from streamlab.cli.pipelines import ResetOpt
 from streamlab.durations import to_millis
 from streamlab.errors import StreamlabError
 
@@ -47,6 +37,22 @@ if TYPE_CHECKING:
     from streamlab.run.doctor import Thresholds
 
 DEFAULT_PORT = 8765
+
+
+def _scaled(flag: str, what: str) -> Any:
+    return typer.Option(
+        flag, help=f"{what} [default: the lab's, scaled to --every (see 'How fast')]."
+    )
+
+
+DelayOpt = Annotated[str | None, _scaled("--watermark-delay", "Events' watermark delay")]
+WindowOpt = Annotated[str | None, _scaled("--window", "Tumbling window")]
+SlidingOpt = Annotated[str | None, _scaled("--sliding-window", "Sliding window size")]
+SlideOpt = Annotated[str | None, _scaled("--slide", "Sliding window slide")]
+ImpDelayOpt = Annotated[str | None, _scaled("--impressions-delay", "Impressions' delay")]
+ClkDelayOpt = Annotated[str | None, _scaled("--clicks-delay", "Clicks' watermark delay")]
+ClickWindowOpt = Annotated[str | None, _scaled("--click-window", "A click joins 0 to this after")]
+MaxSkewOpt = Annotated[str | None, _scaled("--max-skew", "Quarantine events this far ahead")]
 PortOpt = Annotated[int, typer.Option("--port", help="Serve the dashboard on 127.0.0.1:PORT.")]
 OpenOpt = Annotated[bool, typer.Option("--open", help="Open the dashboard in a web browser.")]
 SparkUiOpt = Annotated[
@@ -157,8 +163,10 @@ def live(
 ) -> None:
     """Land events in real time, run every pipeline on them, and show it all in a browser.
 
-    The lab's clock runs faster: with --every 5s, one batch of the lab (5 minutes) lands
-    every 5 seconds, and the windows, watermark delays and lateness shrink alike.
+    How fast: the lab's clock runs faster. With --every 5s, one batch of the lab (5 minutes)
+    lands every 5 seconds, and the windows (5 s), watermark delays (10 s), lateness (5-30 s)
+    and the skew bound (5 s) shrink alike. Ctrl-C stops between batches; run it again on the
+    same --root to continue from the checkpoints.
     """
     from streamlab.cli.pipelines import _live, pipeline_session_config
     from streamlab.lab.lock import RootLock, command_line
@@ -188,9 +196,9 @@ def live(
             "max_skew": max_skew,
         },
     )
-    check_port(port)
     paths.ensure_writable()
     with RootLock(paths, command_line()):
+        check_port(port)
         restarted = prepare_live_lab(paths, settings, reset=reset)
         extra = pipeline_session_config(paths)
         if spark_ui:
@@ -210,6 +218,7 @@ def live(
                 show=not json,
             ) as collector,
         ):
+            feed.backlog = collector.backlog
             try:
                 feed.start()
                 with status("Starting Spark...", show=not json):

@@ -128,6 +128,7 @@ class Collector:
         self._verdict_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._verdicts: threading.Thread | None = None
         self.started_ms = int(time.time() * 1000)
 
     # --- the refresh thread --------------------------------------------------------------
@@ -143,16 +144,29 @@ class Collector:
                 except Exception:  # a file caught mid-write: the next refresh reads it
                     continue
 
+        def verdicts() -> None:
+            # The model's comparison runs Spark jobs: in a thread of its own, never holding
+            # up the page's refreshes.
+            while not self._stop.wait(self.verdict_every_s):
+                if self.spark is not None:
+                    try:
+                        self._read_verdict()
+                    except Exception:  # shown as unavailable on the next try
+                        continue
+
         self._thread = threading.Thread(target=loop, name="streamlab-live-collect", daemon=True)
         self._thread.start()
+        self._verdicts = threading.Thread(target=verdicts, name="streamlab-verdict", daemon=True)
+        self._verdicts.start()
 
     def stop(self) -> None:
         """Stop refreshing, after one last refresh so the final state is complete."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in (self._thread, self._verdicts):
+            if thread is not None:
+                thread.join(timeout=60)
         try:
-            self.refresh(verdict=self.spark is not None)
+            self.refresh()
         except Exception:  # the last picture stays as it was
             return
 
@@ -163,19 +177,18 @@ class Collector:
 
     # --- reading -------------------------------------------------------------------------
 
-    def refresh(self, *, verdict: bool | None = None) -> dict[str, Any]:
-        """Read what is new on disk and rebuild the state."""
+    def refresh(self, *, verdict: bool = False) -> dict[str, Any]:
+        """Read what is new on disk and rebuild the state (``verdict``: run the model too)."""
         with self._refresh_lock:
             return self._refresh(verdict)
 
-    def _refresh(self, verdict: bool | None) -> dict[str, Any]:
+    def _refresh(self, verdict: bool) -> dict[str, Any]:
         self._read_progress()
         self._read_landed()
         self._read_late()
         self._read_emitted()
         self._map_batches()
-        due = time.monotonic() - self._verdict_at >= self.verdict_every_s
-        if (verdict if verdict is not None else due) and self.spark is not None:
+        if verdict and self.spark is not None:
             self._read_verdict()
         state = self._build()
         with self._lock:
@@ -391,12 +404,14 @@ class Collector:
         events = self._sources["events"]
         unique: dict[int, set[str]] = {}
         dropped: dict[int, int] = {}
+        counted: set[str] = set()
         for batch in sorted(events.batches):
             for d in events.batches[batch]:
                 start = d.event_ms - d.event_ms % size
                 if d.kind == "late":
                     dropped[start] = dropped.get(start, 0) + 1
-                elif d.kind == "ok":
+                elif d.kind == "ok" and d.event_id not in counted:  # a re-sent event counts once
+                    counted.add(d.event_id)
                     unique.setdefault(start, set()).add(d.event_id)
         emitted: dict[int, dict[str, Any]] = {}
         for (start, _kind), w in self._emitted.items():
@@ -470,10 +485,19 @@ class Collector:
     def _recent_landed(self) -> set[int]:
         return set(sorted(self._sources["events"].batches)[-RECENT_BATCHES:])
 
+    def backlog(self) -> int:
+        """Return how many landed event batches the tumbling windows have still to read."""
+        landed = _last(landed_batches(self.paths, "events"))
+        if landed is None:
+            return 0
+        done = [b for b in list(self._micro_landed.values()) if b is not None]
+        return landed - (max(done) if done else -1)
+
     def _behind(self, by_query: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any] | None:
         """Warn when Spark does not keep up with the feed: slow batches, landed ones waiting."""
         if self.every_ms is None:
             return None
+        held = self.feed.held if self.feed is not None else 0
         durations = [
             r.get("duration_ms") or 0
             for b in by_query.values()
@@ -482,18 +506,27 @@ class Collector:
         ]
         slow = max(durations, default=0)
         landed = _last(landed_batches(self.paths, "events"))
-        ckpt = self.paths.checkpoint(TUMBLING)
         done = [b for b in self._micro_landed.values() if b is not None]
-        waiting = (landed - max(done)) if landed is not None and done and ckpt.is_dir() else 0
-        if slow <= self.every_ms and waiting <= 2:
+        waiting = (landed - max(done)) if landed is not None and done else 0
+        if slow <= self.every_ms and waiting <= 2 and not held:
             return None
         return {
             "query": "all",
             "symptom": "falling_behind",
             "detail": f"a batch lands every {self.every_ms} ms but the slowest recent batch took "
-            f"{slow} ms; {max(waiting, 0)} landed batches wait for the windows",
+            f"{slow} ms; {max(waiting, 0)} landed batches wait for the windows"
+            + (
+                f", and landing was held back {held} times so the picture stays current"
+                if held
+                else ""
+            ),
             "remedy": "Land less often (--every) or fewer events (--rate)",
-            "evidence": {"every_ms": self.every_ms, "slowest_ms": slow, "waiting": waiting},
+            "evidence": {
+                "every_ms": self.every_ms,
+                "slowest_ms": slow,
+                "waiting": waiting,
+                "held_back": held,
+            },
         }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,8 +113,22 @@ class Feed:
     thread (the dashboard's buttons).
     """
 
-    def __init__(self, paths: LabPaths, settings: LiveSettings, watermark_delay_ms: int) -> None:
+    def __init__(
+        self,
+        paths: LabPaths,
+        settings: LiveSettings,
+        watermark_delay_ms: int,
+        *,
+        backlog: Callable[[], int] | None = None,
+        max_backlog: int = 3,
+    ) -> None:
         self.paths = paths
+        self.backlog = backlog
+        """Returns how many landed batches the queries have still to read."""
+        self.max_backlog = max_backlog
+        """Hold landing back while more batches than this wait: never fall behind unseen."""
+        self.held = 0
+        """Intervals in which nothing landed because the queries were behind."""
         self.settings = settings
         self.delay_ms = watermark_delay_ms
         self.landed: list[Landed] = []
@@ -250,7 +265,10 @@ class Feed:
         k = 1
         try:
             while not self._stop.wait(max(0.0, started + k * every - time.monotonic())):
-                self.land_next()
+                if self.backlog is not None and self.backlog() > self.max_backlog:
+                    self.held += 1  # the dashboard and the terminal say so
+                else:
+                    self.land_next()
                 k += 1
                 # Landing took longer than an interval: skip, never pile batches up.
                 k = max(k, int((time.monotonic() - started) / every) + 1)
