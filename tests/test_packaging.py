@@ -35,6 +35,8 @@ def test_the_wheel_holds_every_module_and_resource(wheel: Path) -> None:
     assert sources <= names, sorted(sources - names)
     assert "streamlab/py.typed" in names
     assert "streamlab/resources/log4j2.properties" in names
+    for page in ("index.html", "app.js", "style.css", "chart.umd.min.js", "chart.js.LICENSE.md"):
+        assert f"streamlab/resources/live/{page}" in names  # the dashboard works offline
     for module in ("cluster", "connect", "daemons", "session"):
         assert f"streamlab/{module}.py" in names
 
