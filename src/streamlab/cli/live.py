@@ -23,7 +23,7 @@ from streamlab.cli._common import (
     lab_paths,
     status,
 )
-from streamlab.cli.pipelines import ResetOpt
+from streamlab.cli.pipelines import PipelinesArg, ResetOpt
 from streamlab.durations import to_millis
 from streamlab.errors import StreamlabError
 
@@ -131,6 +131,7 @@ def _pipeline_config(defaults: dict[str, str], given: dict[str, str | None]) -> 
 
 
 def live(
+    pipelines: PipelinesArg = None,
     root: RootOpt = None,
     every: Annotated[str, typer.Option("--every", help="Land a batch this often.")] = "5s",
     rate: Annotated[str, typer.Option("--rate", help="Events a second, e.g. 200/s.")] = "200/s",
@@ -174,9 +175,11 @@ def live(
     from streamlab.live.server import check_port
     from streamlab.live.settings import LiveSettings, parse_every, parse_rate
     from streamlab.pipelines.config import Trigger
+    from streamlab.pipelines.registry import select_pipelines
 
     started = time.monotonic()
     paths = lab_paths(root)
+    chosen = select_pipelines(pipelines)
     settings = LiveSettings(
         every_ms=parse_every(every),
         rate=parse_rate(rate),
@@ -241,7 +244,7 @@ def live(
                     result = run_pipelines(
                         spark,
                         paths,
-                        None,
+                        chosen,
                         config=cfg,
                         trigger=Trigger(settings.every_ms),
                         observers=observers,
