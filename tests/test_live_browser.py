@@ -151,15 +151,17 @@ def test_the_watermark_advances_and_a_window_turns_emitted(live: LiveRun, page: 
 
 
 def test_a_late_burst_from_the_page_shows_late_events(live: LiveRun, page: Any) -> None:
-    before = _number(page, "#late-count")
+    landed = _get(live.url + "api/state")["batch"]["landed"]["events"]
     page.click("button[data-case='late-burst']")
+    # The burst's batches land after the click; the page lists their late events.
     page.wait_for_function(
-        f"+document.getElementById('late-count').textContent > {before}", timeout=WAIT_MS
+        f"latest.late_events.recent.filter(r => r.batch > {landed}).length >= 5", timeout=WAIT_MS
     )
     assert page.locator("#late tr").count() > 1  # the recent late events, listed
     state = _get(live.url + "api/state")
-    late_dots = [d for d in state["pictures"]["events"]["dots"] if d[2] == "l"]
-    assert late_dots, "the late events are drawn as dropped"
+    burst = [r for r in state["late_events"]["recent"] if r["batch"] > landed]
+    late_dots = {d[3] for d in state["pictures"]["events"]["dots"] if d[2] == "l"}
+    assert {r["event_id"] for r in burst} <= late_dots, "drawn as dropped"
     page.screenshot(path=str(live.shots / "late-burst.png"), full_page=True)
 
 

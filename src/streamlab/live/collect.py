@@ -541,11 +541,16 @@ class Collector:
         waiting = (landed - max(done)) if landed is not None and done else 0
         if slow <= self.every_ms and waiting <= 2 and not held:
             return None
+        pace = (
+            f"the slowest recent batch took {slow} ms"
+            if durations
+            else "no query has finished a batch yet (Spark is starting)"
+        )
         return {
             "query": "all",
             "symptom": "falling_behind",
-            "detail": f"a batch lands every {self.every_ms} ms but the slowest recent batch took "
-            f"{slow} ms; {max(waiting, 0)} landed batches wait for the windows"
+            "detail": f"a batch lands every {self.every_ms} ms but {pace}; "
+            f"{max(waiting, 0)} landed batches wait for the windows"
             + (
                 f", and landing was held back {held} times so the picture stays current"
                 if held
