@@ -152,8 +152,9 @@ def test_the_state_draws_every_landed_event(fed: tuple[LabPaths, Feed, Collector
         )
         assert len(state["pictures"][source]["dots"]) == rows
     assert state["batch"]["landed"] == {"events": 5, "impressions": 5, "clicks": 5}
-    # Nothing ran yet: no watermark, no window emitted, nothing late.
+    # Nothing ran yet: no watermark, no window emitted, nothing late, six batches waiting.
     assert state["watermarks"] == {} and state["late_events"]["total"] == 0
+    assert collector.backlog() == 6
     assert {w["status"] for w in state["windows"]} == {"open"}
     assert sum(w["count"] for w in state["windows"]) == len(
         {d[3] for d in state["pictures"]["events"]["dots"] if d[2] == "o"}

@@ -196,7 +196,7 @@ def test_ctrl_c_stops_cleanly_and_the_state_matches_checkpoints_and_tables(
 ) -> None:
     live.process.send_signal(signal.SIGINT)
     out, _ = live.process.communicate(timeout=240)
-    assert live.process.returncode == 0, live.stderr.read_text()[-3000:]
+    assert live.process.returncode == 0, out[-3000:] + live.stderr.read_text()[-3000:]
     summary = json.loads(out)
     assert summary["ok"] is True and summary["late_events"] > 0
     paths = LabPaths.resolve(live.root)

@@ -517,12 +517,23 @@ class Collector:
         return set(sorted(self._sources["events"].batches)[-RECENT_BATCHES:])
 
     def backlog(self) -> int:
-        """Return how many landed event batches the tumbling windows have still to read."""
-        landed = _last(landed_batches(self.paths, "events"))
-        if landed is None:
-            return 0
-        done = [b for b in list(self._micro_landed.values()) if b is not None]
-        return landed - (max(done) if done else -1)
+        """Return how many landed batches the slowest query has still to read.
+
+        Each data micro-batch reads one landed batch of each of its sources, so a query's
+        backlog is its source's landed batches less its micro-batches that read rows (the
+        join's source is the clicks, which go on landing while impressions are idle).
+        """
+        landed = {s: len(landed_batches(self.paths, s)) for s in ("events", "clicks")}
+        records = list(self._records)
+        read: dict[str, set[int]] = {}
+        for rec in records:
+            if rec["input_rows"] > 0:
+                read.setdefault(str(rec["query"]), set()).add(int(rec["batch"]))
+        queries = {str(r["query"]) for r in records} or {TUMBLING}
+        return max(
+            landed["clicks" if q.startswith("stream_join") else "events"] - len(read.get(q, ()))
+            for q in queries
+        )
 
     def _behind(self, by_query: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any] | None:
         """Warn when Spark does not keep up with the feed: slow batches, landed ones waiting."""
