@@ -36,6 +36,8 @@ def test_the_wheel_holds_every_module_and_resource(wheel: Path) -> None:
     assert "streamlab/py.typed" in names
     assert "streamlab/resources/log4j2.properties" in names
     assert "streamlab/resources/templates/report.html.j2" in names
+    for page in ("index.html", "app.js", "style.css", "chart.umd.min.js", "chart.js.LICENSE.md"):
+        assert f"streamlab/resources/live/{page}" in names  # the dashboard works offline
     for module in ("cluster", "connect", "daemons", "session", "settings"):
         assert f"streamlab/spark/{module}.py" in names
 

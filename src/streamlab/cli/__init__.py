@@ -13,7 +13,16 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from streamlab.cli import cluster, experiments, explain, lab, notebook, pipelines, relocate
+from streamlab.cli import (
+    cluster,
+    experiments,
+    explain,
+    lab,
+    live,
+    notebook,
+    pipelines,
+    relocate,
+)
 from streamlab.errors import StreamlabError
 from streamlab.spark.lifecycle import command_scope
 
@@ -124,7 +133,7 @@ def _quiet_commands(group: typer.Typer) -> None:
 
 
 # Each module adds its group of commands.
-for _module in (lab, pipelines, relocate, explain, experiments, notebook, cluster):
+for _module in (lab, pipelines, relocate, live, explain, experiments, notebook, cluster):
     _module.register(app)
 _quiet_commands(app)
 

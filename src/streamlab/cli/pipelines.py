@@ -200,15 +200,20 @@ def _run(
     duration: float | None,
     reset: bool,
     show: bool,
+    ui_port: int | None = None,
 ) -> RunResult:
     from streamlab.run.runner import run_pipelines
     from streamlab.spark.session import lab_session
 
+    if ui_port is not None:
+        from streamlab.live.server import check_port
+
+        check_port(ui_port)
     with status("Starting Spark...", show=show):
         spark = lab_session(
             paths.root, master=master, remote=remote, config=pipeline_session_config(paths)
         )
-    with _live(show) as observers:
+    with _dashboard(paths, cfg, trigger, spark, ui_port, show), _live(show) as observers:
         return run_pipelines(
             spark,
             paths,
@@ -219,6 +224,27 @@ def _run(
             duration=duration,
             reset=reset,
         )
+
+
+@contextmanager
+def _dashboard(
+    paths: LabPaths,
+    cfg: PipelineConfig,
+    trigger: Trigger,
+    spark: Any,
+    port: int | None,
+    show: bool,
+) -> Iterator[None]:
+    """Serve the dashboard (``--ui``) while the run goes on."""
+    if port is None:
+        yield
+        return
+    from streamlab.cli._dashboard import dashboard
+
+    with dashboard(
+        paths, cfg, mode="run", port=port, spark=spark, every_ms=trigger.interval_ms, show=show
+    ):
+        yield
 
 
 def _summary_table(result: dict[str, Any]) -> Table:
@@ -296,6 +322,12 @@ def run(
         typer.Option(help="With an interval trigger: stop after this long [default: Ctrl-C]."),
     ] = None,
     reset: ResetOpt = False,
+    ui: Annotated[
+        bool, typer.Option("--ui", help="Show the run in the dashboard (see --port).")
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", help="With --ui: serve the dashboard on 127.0.0.1:PORT.")
+    ] = 8765,
     master: MasterOpt = None,
     remote: RemoteOpt = None,
     json: JsonOpt = False,
@@ -331,6 +363,7 @@ def run(
         duration=seconds,
         reset=reset,
         show=not json,
+        ui_port=port if ui else None,
     ).to_dict()
 
     def render(out: Console) -> None:

@@ -295,9 +295,7 @@ def _run_locked(
         deadline = None if duration is None else started + duration
         _watch(spark, paths, queries, finished, started, deadline, chosen, trig, cfg)
     finally:
-        for query in queries.values():
-            if query.isActive:
-                query.stop()
+        _stop_between_batches(list(queries.values()))
         # The summary is read back from the log: every progress the stopped queries kept goes
         # in now, whether or not its listener event has arrived.
         flush_listeners(spark, timeout=2.0)
@@ -345,6 +343,25 @@ def _watch(
                 waiting[0].awaitTermination(1)
     except KeyboardInterrupt:  # a live run ends with Ctrl-C: stop and summarize
         return
+
+
+def _stop_between_batches(queries: list[StreamingQuery], wait: float = 15.0) -> None:
+    """Stop ``queries``, each once its current micro-batch is done (or ``wait`` seconds pass).
+
+    A query stopped mid-batch is sound (the batch runs again next time) but logs the
+    interrupted tasks as errors; waiting for the batch to commit keeps a live run's end quiet.
+    """
+    deadline = time.monotonic() + wait
+    for query in queries:
+        try:
+            while query.isActive and time.monotonic() < deadline:
+                if not query.status.get("isTriggerActive", False):
+                    break
+                time.sleep(0.1)
+        except Exception:  # the query ended meanwhile: nothing to wait for
+            pass
+        if query.isActive:
+            query.stop()
 
 
 def _raise_failure(name: str, query: StreamingQuery) -> None:
