@@ -20,7 +20,7 @@ from streamlab.cli import app
 from streamlab.lab.paths import CHECKPOINTS, LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
-from tests.conftest import BASE_TIME, snapshot
+from tests.support.lab import BASE_TIME, snapshot
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from streamlab.lab.paths import LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
 from streamlab.spark import lifecycle
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 MARK = "STREAMLAB_TEST_PROCESS_MARK"
 

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from streamlab.run.checkpoint_guard import find_damage
 
 from streamlab.lab.catalog import table_ref
 from streamlab.lab.paths import LabPaths
 from streamlab.pipelines.registry import LATE_TABLE, QUERIES, TUMBLING
-from streamlab.run.checkpoint import committed_batches, read_offsets
+from streamlab.run.checkpoint import committed_batches, find_damage, read_offsets
 from streamlab.run.tables import committed_files, row_count
 from tests.support.lab import snapshot
 from tests.support.ports import closed_port

@@ -27,7 +27,7 @@ from streamlab.notebook.runner import NotebookRunner
 from streamlab.pipelines.registry import PIPELINES
 from streamlab.run.runner import claim_root
 from streamlab.run.tables import row_count
-from tests.conftest import snapshot
+from tests.support.lab import snapshot
 
 runner = CliRunner()
 

@@ -10,10 +10,6 @@ table must hold the same rows in all three modes, and the runs must report the s
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +23,7 @@ from streamlab.spark.cluster import stop_cluster
 from streamlab.spark.connect import stop_connect_server
 from streamlab.spark.daemons import Daemon, alive
 from tests.support.ports import free_ports
+from tests.support.processes import streamlab
 from tests.support.tables import tables_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -43,27 +40,6 @@ SETUP = [
     "6",
 ]
 MODES = ("local", "cluster", "connect")
-
-
-def streamlab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the ``streamlab`` command in its own process group; kill the group on timeout."""
-    env = {k: v for k, v in os.environ.items()}
-    for key in ("SPARK_REMOTE", "STREAMLAB_MASTER", "STREAMLAB_ROOT"):
-        env.pop(key, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlab", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from streamlab.lab.paths import LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.landing import read_lab
 from streamlab.raw.provision import setup_lab
-from tests.conftest import BASE_TIME, snapshot
+from tests.support.lab import BASE_TIME, snapshot
 from tests.support.lock import start_holder
 
 runner = CliRunner()

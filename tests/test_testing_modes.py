@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_run_anywhere import free_ports, streamlab
+from tests.support.ports import free_ports
+from tests.support.processes import streamlab
 
 # Two servers and three Spark sessions in their own processes: minutes on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]

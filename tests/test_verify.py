@@ -10,7 +10,7 @@ from streamlab.lab.catalog import DATABASES
 from streamlab.lab.paths import CHECKPOINTS, LabPaths
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
-from tests.conftest import BASE_TIME
+from tests.support.lab import BASE_TIME
 
 SMALL = GeneratorConfig(
     base_time=BASE_TIME, batches=2, events_per_batch=20, impressions_per_batch=8, clicks_per_batch=4
