@@ -30,9 +30,11 @@ LAYERS: dict[str, set[str]] = {
     "checks": BASE | {"lab", "raw", "ingest", "model", "pipelines", "run"},
     "analysis": BASE | {"lab", "raw", "ingest", "model", "pipelines", "checks"},
     "notebook": BASE | {"lab", "raw", "ingest", "spark"},
+    "testing": BASE | {"model", "spark"},
+    "live": BASE | {"lab", "raw", "ingest", "model", "pipelines", "run", "checks", "spark"},
     "cli": BASE
     | {"lab", "raw", "spark", "ingest", "model", "pipelines", "run", "checks", "analysis"}
-    | {"notebook"},
+    | {"notebook", "live"},
     "__main__": {"cli"},
     "__init__": BASE | {"lab", "raw", "spark", "ingest", "checks"},
 }
@@ -142,3 +144,13 @@ def test_the_cli_imports_nothing_heavy() -> None:
     )
     loaded = set(out.stdout.split())
     assert not loaded & {"pyspark", "py4j", "pandas", "matplotlib", "numpy"}, loaded
+
+
+def test_tests_share_helpers_only_through_tests_support() -> None:
+    offenders = []
+    for file in sorted((REPO / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "tests.conftest" or node.module.startswith("tests.test_"):
+                    offenders.append(f"{file.name}: from {node.module} import ...")
+    assert offenders == []
