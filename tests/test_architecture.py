@@ -150,7 +150,7 @@ def test_tests_share_helpers_only_through_tests_support() -> None:
     offenders = []
     for file in sorted((REPO / "tests").glob("*.py")):
         for node in ast.walk(ast.parse(file.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                if node.module == "tests.conftest" or node.module.startswith("tests.test_"):
-                    offenders.append(f"{file.name}: from {node.module} import ...")
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            if module and (module == "tests.conftest" or module.startswith("tests.test_")):
+                offenders.append(f"{file.name}: from {module} import ...")
     assert offenders == []
