@@ -88,9 +88,10 @@ def main() -> None:
         )
         setup_lab(LabPaths.resolve(lab), cfg)
         work = work_size(LabPaths.resolve(lab))
-        chosen = ("c1" if c1_only(work) else "tiered") + (
-            "_rocksdb" if state_store_provider(work) == ROCKSDB_PROVIDER else "_hdfs"
-        )
+        # The CLI adopts the JIT rule; the state store stays the session's RocksDB, and the
+        # rule streamlab.spark.tuning would apply is reported beside it.
+        chosen = ("c1" if c1_only(work) else "tiered") + "_rocksdb"
+        store_rule = "rocksdb" if state_store_provider(work) == ROCKSDB_PROVIDER else "hdfs"
         out: dict[str, Any] = {"bench": "tuning", "batches": batches, "events": events}
         for side in SIDES:
             root = base / side
@@ -104,6 +105,7 @@ def main() -> None:
             out[side] = json.loads(done.stdout.strip().splitlines()[-1])
             shutil.rmtree(root, ignore_errors=True)
         out["chosen"] = chosen
+        out["state_store_rule"] = store_rule
         out["today"] = "c1_rocksdb"
         best = min(SIDES, key=lambda s: out[s]["seconds"])
         out["fastest"] = best
