@@ -192,3 +192,16 @@ def test_the_quarantine_is_not_judged_by_watermark_rules() -> None:
     assert found.symptom == "watermark_not_advancing"
     (unknown,) = diagnose(stuck_records("my_query"))
     assert unknown.symptom == "watermark_not_advancing"
+
+
+def test_a_restart_with_nothing_new_is_no_evidence() -> None:
+    # A query started again on a finished lab reports one progress without input, state
+    # operators or event time: its watermark shows as 1970, but no batch ran.
+    ran = [
+        {**r, "watermark": f"2026-01-01T09:0{b}:00.000Z", "event_time_max": "2026-01-01"}
+        for b, r in enumerate(stuck_records("dedup"))
+    ]
+    restart = {**ran[-1], "run_id": "again", "batch": 3, "input_rows": 0, "output_rows": -1}
+    restart.update(watermark="1970-01-01T00:00:00.000Z", event_time_max=None)
+    assert diagnose(ran) == []
+    assert diagnose([*ran, restart]) == []

@@ -87,7 +87,9 @@ def diagnose(
     known = query_kinds() if kinds is None else kinds
     findings: list[Finding] = []
     for query, batches in latest_by_batch(records).items():
-        history = list(batches.values())
+        history = [r for r in batches.values() if _ran(r)]
+        if not history:
+            continue
         for rule in RULES:
             if not rule.applies(known.get(query)):
                 continue
@@ -102,6 +104,15 @@ def diagnose_log(log: Path, thresholds: Thresholds | None = None) -> list[Findin
     if not log.exists():
         raise LabNotReadyError(f"no progress log at {log}: run 'streamlab run' first")
     return diagnose(list(read_progress(log)), thresholds)
+
+
+def _ran(record: dict[str, Any]) -> bool:
+    """Whether a progress record is of a batch that ran: it read rows or ran stateful operators.
+
+    A query restarted with nothing new to read reports one progress without input, operators
+    or event time (so its watermark shows as 1970): not a batch, and no evidence of anything.
+    """
+    return record["input_rows"] > 0 or bool(record["state_operators"])
 
 
 def _finding(query: str, symptom: str, detail: str, **evidence: Any) -> Finding:
