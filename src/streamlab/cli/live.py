@@ -353,7 +353,6 @@ def ui(
     json: JsonOpt = False,
 ) -> None:
     """Show a finished lab in the dashboard, read-only (nothing is written to the lab)."""
-
     paths = lab_paths(root)
     if not paths.lab_file.exists():
         raise StreamlabError(f"no lab under {paths.root}: run 'streamlab lab' or 'streamlab live'")
