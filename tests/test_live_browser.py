@@ -216,7 +216,7 @@ def test_ctrl_c_stops_cleanly_and_the_state_matches_checkpoints_and_tables(
         state = _get(url + "api/state")
     finally:
         ui.send_signal(signal.SIGINT)
-        ui.wait(timeout=120)
+        ui.wait(timeout=300)
     assert state["mode"] == "ui"
     for spec in QUERIES:
         committed = committed_batches(spec.checkpoint(paths))

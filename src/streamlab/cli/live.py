@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import signal
+import threading
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -180,9 +181,17 @@ def live(
                     from streamlab.spark.session import lab_session
 
                     spark = lab_session(paths.root, master=master, remote=remote, config=extra)
-                # Ctrl-C ends the run between batches; PySpark's own handler would cancel
-                # every running job first, and the queries would fail instead of stopping.
-                signal.signal(signal.SIGINT, signal.default_int_handler)
+                # Ctrl-C ends the run between two checks, never inside a Spark call (PySpark's
+                # own handler would cancel every job, and the queries would fail); a second
+                # Ctrl-C interrupts at once.
+                stop = threading.Event()
+
+                def interrupt(signum: int, frame: Any) -> None:
+                    if stop.is_set():
+                        raise KeyboardInterrupt
+                    stop.set()
+
+                signal.signal(signal.SIGINT, interrupt)
                 collector.spark = spark
                 collector.spark_ui = _spark_ui_url(spark) if spark_ui else None
                 from streamlab.run.runner import run_pipelines
@@ -201,6 +210,7 @@ def live(
                         trigger=Trigger(settings.every_ms),
                         observers=observers,
                         duration=left,
+                        stop=stop,
                     )
             finally:
                 feed.stop()
@@ -295,8 +305,6 @@ def ui(
     json: JsonOpt = False,
 ) -> None:
     """Show a finished lab in the dashboard, read-only (nothing is written to the lab)."""
-    import threading
-
     paths = lab_paths(root)
     if not paths.lab_file.exists():
         raise StreamlabError(f"no lab under {paths.root}: run 'streamlab lab' or 'streamlab live'")

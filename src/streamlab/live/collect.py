@@ -166,9 +166,10 @@ class Collector:
     def stop(self) -> None:
         """Stop refreshing, after one last refresh so the final state is complete."""
         self._stop.set()
-        for thread in (self._thread, self._verdicts):
-            if thread is not None:
-                thread.join(timeout=60)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._verdicts is not None:  # a comparison under way is left to finish on its own
+            self._verdicts.join(timeout=1)
         try:
             self.refresh()
         except Exception:  # the last picture stays as it was

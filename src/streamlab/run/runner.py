@@ -9,6 +9,7 @@ continues from its checkpoint and processes only batches that landed since.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -217,6 +218,7 @@ def run_pipelines(
     observers: list[Observer] | None = None,
     duration: float | None = None,
     reset: bool = False,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """Run ``pipelines`` (default: all) on the lab at ``paths`` and return what they did.
 
@@ -230,6 +232,8 @@ def run_pipelines(
         observers: called with every progress record (the live view).
         duration: how long a processing-time run lasts; ``None``: until interrupted.
         reset: start the chosen pipelines over (remove their checkpoints and tables).
+        stop: set from another thread or a signal handler to end a processing-time run
+            between two checks, like Ctrl-C but never inside a Spark call.
 
     >>> result = run_pipelines(spark, LabPaths.resolve(), ["dedup"])  # doctest: +SKIP
 
@@ -239,7 +243,7 @@ def run_pipelines(
     chosen = check_run(paths, pipelines, cfg, reset=reset)
     with RootLock(paths, command_line()):
         claim_root(paths, chosen, reset=reset)
-        return _run_locked(spark, paths, chosen, cfg, trig, observers, duration, reset)
+        return _run_locked(spark, paths, chosen, cfg, trig, observers, duration, reset, stop)
 
 
 def check_run(
@@ -274,6 +278,7 @@ def _run_locked(
     observers: list[Observer] | None,
     duration: float | None,
     reset: bool,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     if reset:
         reset_pipelines(paths, chosen)
@@ -293,7 +298,7 @@ def _run_locked(
         for spec in specs:
             queries[spec.name] = _start(spark, paths, spec, cfg, trig)
         deadline = None if duration is None else started + duration
-        _watch(spark, paths, queries, finished, started, deadline, chosen, trig, cfg)
+        _watch(spark, paths, queries, finished, started, deadline, chosen, trig, cfg, stop)
     finally:
         _stop_between_batches(list(queries.values()))
         # The summary is read back from the log: every progress the stopped queries kept goes
@@ -323,8 +328,9 @@ def _watch(
     chosen: list[str],
     trigger: Trigger,
     cfg: PipelineConfig,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Wait for the queries to end (or the deadline, or Ctrl-C), capturing late data live."""
+    """Wait for the queries to end (or the deadline, ``stop``, Ctrl-C), capturing late data."""
     try:
         while len(finished) < len(queries):
             for name, query in queries.items():
@@ -337,6 +343,8 @@ def _watch(
             if "windowed_agg" in chosen:
                 _capture(spark, paths, cfg)
             if deadline is not None and time.monotonic() >= deadline:
+                return
+            if stop is not None and stop.is_set():
                 return
             waiting = [q for n, q in queries.items() if n not in finished]
             if waiting:
