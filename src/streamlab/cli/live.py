@@ -9,7 +9,6 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from streamlab.cli._common import (
     JsonOpt,
@@ -28,6 +27,7 @@ from streamlab.errors import StreamlabError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+    from rich.console import Console
 
     from streamlab.lab.paths import LabPaths
     from streamlab.live.collect import Collector
