@@ -81,7 +81,9 @@ def test_session_is_shared(streamlab_spark):
 @pytest.mark.slow
 def test_a_users_project_gets_the_fixtures_from_the_entry_point(tmp_path: Path) -> None:
     (tmp_path / "test_user.py").write_text(textwrap.dedent(USER_TESTS))
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "STREAMLAB_MASTER")}
+    # A user's run: none of this run's own Spark or pytest settings (PYTEST_ADDOPTS) leak in.
+    outer = ("SPARK_REMOTE", "STREAMLAB_MASTER", "PYTEST_ADDOPTS")
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--streamlab-keep",
          f"--rootdir={tmp_path}", str(tmp_path)],
