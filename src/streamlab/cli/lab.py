@@ -51,19 +51,13 @@ def _generator_help(text: str, field_name: str) -> str:
     return f"{text} [default: {shown}]."
 
 
-def generator_config(paths: LabPaths, **given: Any) -> GeneratorConfig:
-    """Build the generator settings from CLI options, defaulting to the lab's own settings.
-
-    A lab that exists keeps its settings unless an option changes them; a new lab's base time
-    defaults to now, to the minute, as the guide's generator uses the current time.
-    """
-    return choose_generator_config(paths, **given)[0]
-
-
 def choose_generator_config(
     paths: LabPaths, *, reset: bool = False, **given: Any
 ) -> tuple[GeneratorConfig, dict[str, Any]]:
     """Return the generator settings for ``given`` options, and where they came from.
+
+    A new lab's base time defaults to now, to the minute, as the guide's generator uses the
+    current time.
 
     The settings a lab records in ``lab.json`` stay unless an option changes them, also when
     the lab is reset: a reset lab is regenerated as it was. Without a record (a new lab, or a
