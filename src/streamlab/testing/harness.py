@@ -14,7 +14,8 @@ from __future__ import annotations
 import inspect
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,12 @@ class StreamTest:
     """``append``, ``update`` or ``complete``."""
     trigger: str = "0 seconds"
     """The processing-time trigger interval of the query."""
+    shuffle_partitions: int | None = 1
+    """Shuffle (and state store) partitions of the query; ``None`` keeps the session's.
+
+    Test inputs are small, so one partition halves the per-batch tasks and state store commits
+    of two, and no answer depends on it. A restart keeps the number the checkpoint recorded.
+    """
     expect_model: bool = False
     """Whether checks without rows default to ``ModelAnswer()``."""
     workdir: Path | None = None
@@ -212,7 +219,8 @@ class StreamRun:
             .trigger(processingTime=self.test.trigger)
         )
         try:
-            self._query = writer.start()
+            with _partitions(self.test.spark, self.test.shuffle_partitions):
+                self._query = writer.start()
         except Exception as exc:
             raise translate(exc, user_code=self._query_fn) from exc
         self._settle({})
@@ -552,6 +560,24 @@ class StreamRun:
 
 Selector = Callable[["Prediction"], list[dict[str, Any]]]
 """Picks, from a prediction, the rows one check compares with."""
+
+
+@contextmanager
+def _partitions(spark: SparkSession, n: int | None) -> Iterator[None]:
+    """Start a query with ``n`` shuffle partitions, leaving the session's setting as it was."""
+    if n is None:
+        yield
+        return
+    key = "spark.sql.shuffle.partitions"
+    old = spark.conf.get(key, None)
+    spark.conf.set(key, str(n))
+    try:
+        yield
+    finally:
+        if old is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, old)
 
 
 def _selector(
