@@ -45,6 +45,11 @@ class _Prover:
             return prove(self._run, question)
 
 
+def _in_terminal() -> bool:
+    """Return whether the questions can be asked: standard input is a terminal."""
+    return sys.stdin.isatty()
+
+
 def _choices_text(q: Question) -> list[str]:
     from streamlab.quiz import LETTERS
 
@@ -73,7 +78,12 @@ def _show_answer(console: Console, q: Question, chosen: int | None, proven: Prov
         )
     console.print(f"[dim]Why:[/dim] {q.explanation}", highlight=False)
     if proven is not None:
-        verdict = "[green]Spark agrees[/green]" if proven.agrees else "[red]Spark disagrees[/red]"
+        if proven.agrees:
+            verdict = f"[green]Spark agrees[/green] (its answer is {proven.letter})"
+        else:
+            verdict = (
+                f"[red]Spark disagrees[/red] (its answer is {proven.letter or 'none of them'})"
+            )
         console.print(f"{verdict}: {proven.evidence}", highlight=False)
 
 
@@ -227,7 +237,7 @@ def register(app: typer.Typer) -> None:
         if seed is not None and seed < 0:
             raise StreamlabError(f"--seed {seed} is negative: give a seed of 0 or more")
         interactive = answers is None and not reveal and not json_mode
-        if interactive and not sys.stdin.isatty():
+        if interactive and not _in_terminal():
             raise StreamlabError(
                 "no terminal to ask the questions in: pass --answers B,A,C,... (one letter per "
                 "question), --json for the questions, or --reveal for the answers"

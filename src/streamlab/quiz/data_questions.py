@@ -130,6 +130,7 @@ def watermark_of_batch(m: LabModel, rng: random.Random) -> Question:
         r.batches[n - 1].eviction_watermark,
         max_before - delay // 2,
     ]
+    candidates_ms = [*wrong, *(right + k * 60_000 for k in (1, -1, 2))]
     text = (
         f"The tumbling query runs with a {describe(delay)} watermark, one micro-batch per landed "
         f"batch. Which watermark does micro-batch {n} (reading batch_{n:04d}) run with, as its "
@@ -147,10 +148,11 @@ def watermark_of_batch(m: LabModel, rng: random.Random) -> Question:
         "watermarks",
         text,
         clock(right),
-        [clock(w) for w in wrong] + [clock(right + k * 60_000) for k in (1, -1, 2)],
+        [clock(w) for w in candidates_ms],
         explanation,
         rng,
-        Proof("watermark", "windowed_agg/tumbling", {"batch": n}, right),
+        Proof("watermark", "windowed_agg/tumbling", {"batch": n}),
+        {clock(v): v for v in [*candidates_ms, right]},
     )
 
 
@@ -204,9 +206,9 @@ def dropped_event(m: LabModel, rng: random.Random) -> Question:
         Proof(
             "late_event",
             "windowed_agg/tumbling",
-            {"right": str(keys[i]), "wrong": [str(keys[j]) for j in wrong]},
-            str(keys[i]),
+            {"event_ids": [str(keys[j]) for j in (i, *wrong)]},
         ),
+        {m.event_label(j): str(keys[j]) for j in (i, *wrong)},
     )
 
 
@@ -241,7 +243,8 @@ def late_count(m: LabModel, rng: random.Random) -> Question:
         [str(w) for w in wrong],
         explanation,
         rng,
-        Proof("late_count", "windowed_agg/tumbling", {}, right),
+        Proof("late_count", "windowed_agg/tumbling"),
+        int,
     )
 
 
@@ -285,8 +288,14 @@ def emitted_batch(m: LabModel, rng: random.Random) -> Question:
         wrong,
         explanation,
         rng,
-        Proof("emitted_batch", "windowed_agg/tumbling", {"start": start, "end": end}, emitted),
+        Proof("emitted_batch", "windowed_agg/tumbling", {"start": start, "end": end}),
+        _batch_number,
     )
+
+
+def _batch_number(choice: str) -> int | None:
+    """Return the batch a choice of :func:`emitted_batch` names (``None``: never emitted)."""
+    return int(choice.rsplit(" ", 1)[1]) if choice.startswith("micro-batch") else None
 
 
 def window_count(m: LabModel, rng: random.Random) -> Question:
@@ -300,11 +309,8 @@ def window_count(m: LabModel, rng: random.Random) -> Question:
     fates = _fates(r)
 
     def landed_in(w_start: int, w_end: int, group: str) -> list[int]:
-        return [
-            j
-            for j in range(len(ev))
-            if w_start <= int(ev.time_ms[j]) < w_end and ev.group[j] == group
-        ]
+        inside = (ev.time_ms >= w_start) & (ev.time_ms < w_end) & (ev.group == group)
+        return [int(j) for j in np.flatnonzero(inside)]
 
     # Prefer a window whose raw rows include duplicates or late ones: the interesting case.
     def noise(w_start: int, w_end: int, group: str) -> int:
@@ -334,8 +340,8 @@ def window_count(m: LabModel, rng: random.Random) -> Question:
             "window_count",
             "windowed_agg/tumbling",
             {"start": w.start, "end": w.end, "event_type": w.group},
-            w.count,
         ),
+        int,
     )
 
 
@@ -358,12 +364,15 @@ def sliding_windows_of(m: LabModel, rng: random.Random) -> Question:
         return " and ".join(span(s, s + width) for s in ss)
 
     right = words(starts, size)
-    wrong = [
-        words([starts[-1]], size),
-        words([last], slide),
-        words([s - slide for s in starts], size),
-        words([s + slide for s in starts], size),
+    options = [
+        (starts[-1:], size),
+        ([last], slide),
+        ([s - slide for s in starts], size),
+        ([s + slide for s in starts], size),
     ]
+    wrong = [words(ss, width) for ss, width in options]
+    values = {words(ss, width): [[x, x + width] for x in ss] for ss, width in options}
+    values[right] = [[x, x + size] for x in starts]
     explanation = (
         f"A {describe(size)} window every {describe(slide)} starts at every multiple of "
         f"{describe(slide)}; {clock(t)} falls in every window that starts at most "
@@ -384,8 +393,8 @@ def sliding_windows_of(m: LabModel, rng: random.Random) -> Question:
             "sliding_windows",
             "windowed_agg/sliding",
             {"event_time_ms": t, "size_ms": size, "slide_ms": slide},
-            [[s, s + size] for s in starts],
         ),
+        values,
     )
 
 
@@ -425,8 +434,8 @@ def sliding_state(m: LabModel, rng: random.Random) -> Question:
             "state_rows",
             "windowed_agg/sliding",
             {"batch": n, "operator": "stateStoreSave"},
-            right,
         ),
+        int,
     )
 
 
@@ -457,7 +466,8 @@ def dedup_state(m: LabModel, rng: random.Random) -> Question:
         [str(w) for w in wrong],
         explanation,
         rng,
-        Proof("state_rows", "dedup", {"batch": n, "operator": "dedupeWithinWatermark"}, right),
+        Proof("state_rows", "dedup", {"batch": n, "operator": "dedupeWithinWatermark"}),
+        int,
     )
 
 
@@ -465,7 +475,7 @@ _COPY_CHOICES = {
     "duplicate": "Removes it: the first copy's id is still held in the deduplication state",
     "kept": "Writes it again: the first copy's id had already left the state",
     "late": "Drops it as late: its event time is at or before the watermark",
-    "both": "Writes it: dropDuplicatesWithinWatermark only compares rows of one micro-batch",
+    "none": "Drops both copies: the second one makes the first a duplicate too",
 }
 
 
@@ -524,8 +534,8 @@ def duplicate_copy(m: LabModel, rng: random.Random) -> Question:
             "duplicate_copy",
             "dedup",
             {"event_id": str(ev.key[b]), "event_time_ms": t, "batch": int(ev.batch[b])},
-            fate,
         ),
+        {v: k for k, v in _COPY_CHOICES.items()},
     )
 
 
@@ -554,7 +564,8 @@ def join_rows(m: LabModel, rng: random.Random) -> Question:
         [str(w) for w in wrong],
         explanation,
         rng,
-        Proof("join_rows", "stream_join/clicks", {}, right),
+        Proof("join_rows", "stream_join/clicks"),
+        int,
     )
 
 
@@ -608,9 +619,9 @@ def join_match(m: LabModel, rng: random.Random) -> Question:
         Proof(
             "join_match",
             "stream_join/clicks",
-            {"impression_id": str(imps.key[i]), "wrong": [str(clicks.group[k]) for k in wrong]},
-            str(clicks.group[j]),
+            {"impression_id": str(imps.key[i])},
         ),
+        {label(k): str(clicks.group[k]) for k in (j, *wrong)},
     )
 
 
@@ -640,9 +651,8 @@ def join_state(m: LabModel, rng: random.Random) -> Question:
         [str(w) for w in wrong],
         explanation,
         rng,
-        Proof(
-            "state_rows", "stream_join/clicks", {"batch": n, "operator": "symmetricHashJoin"}, right
-        ),
+        Proof("state_rows", "stream_join/clicks", {"batch": n, "operator": "symmetricHashJoin"}),
+        int,
     )
 
 

@@ -48,6 +48,8 @@ class Proven:
     """Whether Spark's answer is the model's."""
     spark: Any
     """Spark's answer, in the proof's terms."""
+    letter: str | None
+    """The choice Spark's answer is, if it is one of the four."""
     expected: Any
     """The model's answer."""
     evidence: str
@@ -59,6 +61,7 @@ class Proven:
             "question": self.question,
             "agrees": self.agrees,
             "spark": self.spark,
+            "spark_letter": self.letter,
             "model": self.expected,
             "evidence": self.evidence,
         }
@@ -156,7 +159,7 @@ def _watermark(run: LabRun, p: Proof) -> tuple[Any, str]:
 def _late_event(run: LabRun, p: Proof) -> tuple[Any, str]:
     from pyspark.sql import functions as F
 
-    ids = [p.params["right"], *p.params["wrong"]]
+    ids = list(p.params["event_ids"])
     rows = (
         run.table("late")
         .where(F.col("event_id").isin(ids))
@@ -262,7 +265,9 @@ def _duplicate_copy(run: LabRun, p: Proof) -> tuple[Any, str]:
     event, t, n = p.params["event_id"], int(p.params["event_time_ms"]), int(p.params["batch"])
     copies = run.table("dedup").where(F.col("event_id") == event).count()
     late = _ms(run.batch(p.query, n - 1)["watermark"]) if n > 0 else 0
-    if copies >= 2:
+    if copies == 0:
+        fate = "none"
+    elif copies >= 2:
         fate = "kept"
     elif t <= late:
         fate = "late"
@@ -320,4 +325,6 @@ def prove(run: LabRun, question: Question) -> Proven | None:
     if check is None:
         raise StreamlabError(f"question {question.id}: no Spark check for {p.kind!r}")
     value, evidence = check(run, p)
-    return Proven(question.id, value == p.expected, value, p.expected, evidence)
+    letter = p.letter_of(value)
+    agrees = value == p.expected and letter == question.letter
+    return Proven(question.id, agrees, value, letter, p.expected, evidence)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streamlab.errors import StreamlabError
@@ -43,6 +43,18 @@ class Proof:
     """What the check looks up: a batch, an event id, a window start..."""
     expected: Any = None
     """The model's answer, in the check's own terms (a count, a batch, epoch ms, ids)."""
+    choices: tuple[Any, ...] = ()
+    """Each choice, in the order shown, in the check's terms: Spark's answer must be the right
+    one's value and none of the others'."""
+
+    def letter_of(self, value: Any) -> str | None:
+        """Return the letter of the choice whose value is ``value``, if one is.
+
+        >>> Proof("late_count", "q", choices=(4, 7, 9, 2)).letter_of(9)
+        'C'
+        """
+        matches = [LETTERS[i] for i, v in enumerate(self.choices) if v == value]
+        return matches[0] if len(matches) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,7 @@ class Question:
                     "query": self.proof.query,
                     "params": dict(self.proof.params),
                     "expected": self.proof.expected,
+                    "choices": list(self.proof.choices),
                 }
         return data
 
@@ -121,10 +134,13 @@ def ask(
     explanation: str,
     rng: random.Random,
     proof: Proof | None = None,
+    values: Callable[[str], Any] | Mapping[str, Any] | None = None,
 ) -> Question:
     """Build a question from its right choice and wrong ones, shuffled by ``rng``.
 
     The first three wrong choices that differ from the right one and from each other are used.
+    ``values`` gives each choice's value in the proof's terms (a mapping or a function of the
+    choice's text); the proof's ``expected`` becomes the right choice's value.
 
     >>> q = ask("q", "watermarks", "?", "7", ["7", "6", "8", "6", "9"], "", random.Random(1))
     >>> sorted(q.choices), q.choices[q.answer]
@@ -138,6 +154,11 @@ def ask(
         raise StreamlabError(f"question {qid}: not enough distinct wrong choices")
     choices = [right, *others[: len(LETTERS) - 1]]
     rng.shuffle(choices)
+    if proof is not None and values is not None:
+        value_of = values if callable(values) else values.__getitem__
+        proof = replace(
+            proof, expected=value_of(right), choices=tuple(value_of(c) for c in choices)
+        )
     return Question(qid, concept, text, tuple(choices), choices.index(right), explanation, proof)
 
 
