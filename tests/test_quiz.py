@@ -303,3 +303,19 @@ def test_ask_needs_four_distinct_choices() -> None:
         ask("q", "watermarks", "?", "1", ["1", "2", "2", "3"], "", random.Random(0))
     q = ask("q", "watermarks", "?", "1", ["2", "3", "4"], "", random.Random(0))
     assert isinstance(q, Question) and q.choices[q.answer] == "1"
+
+
+def test_a_lab_run_with_other_settings_gets_a_quiz_about_those(fresh: LabPaths) -> None:
+    # What a first run with --watermark-delay 5m records beside the tumbling query's checkpoint.
+    folder = fresh.checkpoint("windowed_agg/tumbling")
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded = {"watermark_delay_ms": 300_000, "window_ms": 300_000}
+    (folder / "streamlab.json").write_text(json.dumps({"settings": recorded}))
+    code, out, _ = _quiz(fresh, "--json")
+    assert code == 0
+    texts = [q["text"] for q in json.loads(out)["questions"]]
+    assert any("a 5m watermark" in t for t in texts)
+    assert not any("10m watermark" in t for t in texts)
+    (folder / "streamlab.json").write_text("{")
+    code, _, err = _quiz(fresh, "--json")
+    assert code == 2 and "streamlab.json is damaged" in err

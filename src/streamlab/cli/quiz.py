@@ -45,6 +45,36 @@ class _Prover:
             return prove(self._run, question)
 
 
+def recorded_settings(paths: LabPaths) -> Any:
+    """Return the pipelines' settings the lab's queries recorded at their first run.
+
+    A lab run with other options (``streamlab lab --watermark-delay 5m``) gets a quiz about
+    those; a lab that has not run gets the defaults, which ``streamlab lab`` will use.
+    """
+    from dataclasses import fields, replace
+
+    import orjson
+
+    from streamlab.pipelines.registry import QUERIES
+    from streamlab.run.checkpoint import SETTINGS_FILE
+    from streamlab.settings import PipelineConfig
+
+    known = {f.name for f in fields(PipelineConfig)}
+    chosen: dict[str, Any] = {}
+    for spec in QUERIES:
+        file = spec.checkpoint(paths) / SETTINGS_FILE
+        if not file.exists():
+            continue
+        try:
+            recorded = orjson.loads(file.read_bytes()).get("settings", {})
+        except (OSError, orjson.JSONDecodeError, AttributeError) as exc:
+            raise StreamlabError(
+                f"{file} is damaged ({exc}): run 'streamlab reset {spec.pipeline}' and run it again"
+            ) from exc
+        chosen.update({k: v for k, v in recorded.items() if k in known})
+    return replace(PipelineConfig(), **chosen)
+
+
 def _in_terminal() -> bool:
     """Return whether the questions can be asked: standard input is a terminal."""
     return sys.stdin.isatty()
@@ -244,7 +274,7 @@ def register(app: typer.Typer) -> None:
             )
         if prove and json_mode and answers is None and not reveal:
             raise StreamlabError("--prove shows Spark's answers: add --reveal or --answers")
-        quiz = build_quiz(paths, seed)
+        quiz = build_quiz(paths, seed, recorded_settings(paths))
         chosen = parse_answers(answers, quiz) if answers is not None else None
         prover = _Prover(paths, prove, show=not json_mode)
         if interactive:
