@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from streamlab.durations import describe
 from streamlab.errors import StreamlabError
@@ -107,6 +108,14 @@ def _fates(r: Result) -> list[Fate]:
     return [Fate(f) for f in r.fates.tolist()]
 
 
+def _behind_earlier_batches(ev: Rows) -> npt.NDArray[np.bool_]:
+    """Return, per event, whether an earlier batch already held a later event time."""
+    maxima = np.full(ev.data_batches, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(maxima, ev.batch, ev.time_ms)
+    before = np.concatenate([[np.iinfo(np.int64).min], np.maximum.accumulate(maxima)[:-1]])
+    return np.asarray(ev.time_ms < before[ev.batch], dtype=bool)
+
+
 Builder = Callable[[LabModel, random.Random], Question]
 
 
@@ -175,11 +184,8 @@ def dropped_event(m: LabModel, rng: random.Random) -> Question:
         for j in range(len(ev))
         if fates[j] == Fate.COUNTED and keys[j] not in lost_keys and keys[j] != keys[i]
     ]
-    behind = [
-        j
-        for j in counted
-        if int(ev.time_ms[j]) < int(ev.time_ms[ev.batch < ev.batch[j]].max(initial=0))
-    ]
+    out_of_order = _behind_earlier_batches(ev)
+    behind = [j for j in counted if out_of_order[j]]
     pool = behind if len(behind) >= 3 else counted
     wrong = rng.sample(pool, 3)
     t, b = int(ev.time_ms[i]), int(ev.batch[i])
@@ -218,13 +224,7 @@ def late_count(m: LabModel, rng: random.Random) -> Question:
     at_5m = int(sum(1 for f in _fates(m.tumbling_5m) if f.lost_to_lateness))
     duplicates = int(sum(1 for f in _fates(m.tumbling) if f == Fate.DUPLICATE))
     ev = m.events
-    out_of_order = int(
-        sum(
-            1
-            for j in range(len(ev))
-            if int(ev.time_ms[j]) < int(ev.time_ms[ev.batch < ev.batch[j]].max(initial=0))
-        )
-    )
+    out_of_order = int(_behind_earlier_batches(ev).sum())
     wrong = numbers_near(right, [out_of_order, at_5m, right + duplicates], rng)
     delay = describe(m.settings.watermark_delay_ms)
     explanation = (
