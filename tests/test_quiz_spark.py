@@ -99,4 +99,5 @@ def test_prove_in_the_cli_shows_spark_agreeing(
     proven = [q["spark"] for q in data["questions"] if q["about_data"]]
     assert proven and all(p["agrees"] and p["evidence"] for p in proven)
     text = CliRunner().invoke(app, ["quiz", "--root", root, "--reveal", "--prove"]).stdout
-    assert text.count("Spark agrees") == len(proven)
+    assert text.count("Spark agrees (its answer is ") == len(proven)
+    assert f"Spark agrees with {len(proven)} of {len(proven)} answers" in text
