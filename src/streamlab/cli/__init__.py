@@ -21,6 +21,7 @@ from streamlab.cli import (
     live,
     notebook,
     pipelines,
+    quiz,
     relocate,
 )
 from streamlab.errors import StreamlabError
@@ -133,7 +134,7 @@ def _quiet_commands(group: typer.Typer) -> None:
 
 
 # Each module adds its group of commands.
-for _module in (lab, pipelines, relocate, live, explain, experiments, notebook, cluster):
+for _module in (lab, pipelines, relocate, live, explain, experiments, quiz, notebook, cluster):
     _module.register(app)
 _quiet_commands(app)
 
