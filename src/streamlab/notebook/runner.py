@@ -27,6 +27,7 @@ import contextlib
 import io
 import linecache
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -191,14 +192,20 @@ class NotebookRunner:
         if self.timeout is None:
             return None
 
+        runner = threading.get_ident()
+
         def fire() -> None:
             self._timed_out.set()
             for tracked in self.queries.queries:
                 with contextlib.suppress(Exception):
                     tracked.query.stop()
-            import _thread
+            if runner == threading.main_thread().ident:
+                # A real SIGINT, so that a cell blocked in time.sleep or a socket wakes up.
+                signal.pthread_kill(runner, signal.SIGINT)
+            else:  # signals only reach the main thread: interrupt at the next bytecode
+                import _thread
 
-            _thread.interrupt_main()
+                _thread.interrupt_main()
 
         timer = threading.Timer(self.timeout, fire)
         timer.daemon = True
