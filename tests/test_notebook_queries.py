@@ -96,3 +96,57 @@ def test_timeout_ends_a_run_that_would_not(spark: SparkSession, tmp_path: Path) 
     assert failure.number == 2
     assert failure.error.startswith("the run went past --timeout 2 s: ")
     assert result.seconds < 60
+
+
+class _Handle:
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def update(self, value: object) -> None:
+        self.shown.append(value._repr_html_())  # type: ignore[attr-defined]
+
+
+class _Query:
+    name = "display_query_9"
+    isActive = True
+
+    def __init__(self) -> None:
+        self.lastProgress: dict[str, object] | None = {"batchId": 0}
+
+
+def test_display_of_a_stream_updates_one_html_table_in_jupyter(spark: SparkSession) -> None:
+    from streamlab.notebook.display import Display, StreamDisplay
+
+    spark.createDataFrame([("click", 3)], "event_type string, count long").createOrReplaceTempView(
+        "display_query_9"
+    )
+    handle, query = _Handle(), _Query()
+    shown = StreamDisplay(spark, query, "display_query_9", "complete", Display(), handle=handle)  # type: ignore[arg-type]
+    shown.refresh()
+    shown.refresh()  # no new batch: nothing to redraw
+    assert len(handle.shown) == 1
+    assert "<th>event_type</th>" in handle.shown[0] and "<td>click</td>" in handle.shown[0]
+    assert "after batch 0" in handle.shown[0]
+    spark.createDataFrame(
+        [("click", 3), ("view", 1)], "event_type string, count long"
+    ).createOrReplaceTempView("display_query_9")
+    query.lastProgress = {"batchId": 1}
+    shown.close()  # the run stops it: a last, final table, and no more refreshing
+    assert len(handle.shown) >= 2
+    assert "final, complete mode, after batch 1" in handle.shown[-1]
+    assert "<td>view</td>" in handle.shown[-1]
+    spark.catalog.dropTempView("display_query_9")
+
+
+def test_cli_timeout_exits_1_with_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streamlab.cli import app
+
+    path = tmp_path / "slow.py"
+    path.write_text("import time\ntime.sleep(120)\n")
+    args = ["notebook", "run", str(path), "--root", str(tmp_path / "lab"), "--timeout", "2"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 1
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("✗ slow.py: cell 1 (line 1 of slow.py): the run went past --timeout 2 s")
