@@ -139,8 +139,6 @@ def _run(
 def _summary(console: Console, result: RunResult) -> None:
     name = Path(result.notebook).name
     ran = sum(1 for c in result.cells if c.status != "not run")
-    for query in result.queries:
-        console.print(f"stream {query.line()}", markup=False)
     failure = result.failure
     if failure is not None:
         console.print(f"✗ {name}: {failure.where}: {failure.error}", markup=False)

@@ -97,6 +97,12 @@ class RunListener:
     def finished(self, notebook: Notebook, cell: Cell, result: CellResult) -> None:
         """Hear that a cell ran, failed or was skipped."""
 
+    def draining(self, queries: list[str]) -> None:
+        """Hear that the last cell ran and these queries now process what has landed."""
+
+    def stopped(self, queries: list[QuerySummary]) -> None:
+        """Hear that the run stopped its queries, and what each did."""
+
 
 class TextReporter(RunListener):
     """Prints a line before each cell, and notes and failures after it, for people."""
@@ -125,4 +131,19 @@ class TextReporter(RunListener):
             print(f"dbutils.notebook.exit: {result.note}", file=out)
         elif result.note and cell.kind != "md":
             print(f"{result.status}: {result.note}", file=out)
+        out.flush()
+
+    def draining(self, queries: list[str]) -> None:
+        """Print which queries the end of the run waits for."""
+        print(
+            f"── end of notebook · {len(queries)} queries process what has landed: "
+            f"{', '.join(queries)}",
+            file=self._out(),
+        )
+
+    def stopped(self, queries: list[QuerySummary]) -> None:
+        """Print one line per query the run stopped."""
+        out = self._out()
+        for query in queries:
+            print(f"stream {query.line()}", file=out)
         out.flush()

@@ -146,7 +146,9 @@ class NotebookRunner:
             with intercept.installed(hooks):
                 try:
                     self._run_cells(book, result)
-                    if result.ok and not self._timed_out.is_set():
+                    active = [t.name for t in self.queries.active()]
+                    if result.ok and active and not self._timed_out.is_set():
+                        self.listener.draining(active)
                         self.queries.drain(lambda t, e: self._background_failure(result, t, e))
                 except KeyboardInterrupt:
                     if not self._timed_out.is_set():
@@ -162,6 +164,8 @@ class NotebookRunner:
             with self._captured(buffer):
                 result.queries = self.queries.stop_all()
             result.closing = buffer.getvalue() if self.capture else None
+            if result.queries:
+                self.listener.stopped(result.queries)
             result.notices = list(self._notices)
             result.seconds = time.perf_counter() - started
         done = {c.number for c in result.cells}
