@@ -168,9 +168,20 @@ def test_every_cell_kind(spark: SparkSession, tmp_path: Path) -> None:
             "ShellCommandError: the command exited with status 3",
         ),
         (
-            "x = 1\ndisplay(spark.readStream.format('rate').load())",
+            "dbutils.fs.mkdirs('/tmp/streaming/elsewhere')\n"
+            "spark.readStream.format('json').load('/tmp/streaming/elsewhere/')",
             2,
-            "ValueError: display() of a streaming DataFrame needs a running query",
+            "a streaming file source needs a schema: pass one with spark.readStream.schema(",
+        ),
+        (
+            "from delta.tables import DeltaTable",
+            1,
+            "DeltaTable (the delta package) is a Delta Lake feature: Delta Lake is not installed",
+        ),
+        (
+            "# MAGIC %sql\n# MAGIC OPTIMIZE streaming_gold.windowed_metrics ZORDER BY (window)",
+            2,
+            "OPTIMIZE is a Delta Lake feature: Delta Lake is not installed here",
         ),
         (
             "dbutils.widgets.get('nope')",

@@ -38,6 +38,15 @@ ParamOpt = Annotated[
         help="A widget value, KEY=VALUE (repeatable); dbutils.widgets.get(KEY) returns it.",
     ),
 ]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=1,
+        metavar="SECONDS",
+        help="End the run (exit status 1) if it takes longer, queries included.",
+    ),
+]
 
 
 def parse_params(given: list[str] | None) -> dict[str, str]:
@@ -58,13 +67,19 @@ def run(
     param: ParamOpt = None,
     master: MasterOpt = None,
     remote: RemoteOpt = None,
+    timeout: TimeoutOpt = None,
     json_mode: JsonOpt = False,
 ) -> None:
-    """Run a notebook's cells in order; the first failing cell stops it (exit status 1)."""
+    """Run a notebook's cells in order; the first failing cell stops it (exit status 1).
+
+    Streaming queries run in the background; after the last cell each one processes what has
+    landed and is stopped, and the run prints its name, batches, rows and last watermark.
+    """
     from streamlab.notebook import load_notebook
 
     book = load_notebook(file)
-    _run(book, root, parse_params(param), json_mode, master=master, remote=remote)
+    params = parse_params(param)
+    _run(book, root, params, json_mode, master=master, remote=remote, timeout=timeout)
 
 
 @notebook_app.command("guide")
@@ -94,6 +109,7 @@ def _run(
     *,
     master: str | None,
     remote: str | None,
+    timeout: float | None = None,
 ) -> None:
     from streamlab.notebook import TextReporter, notebook_session, run_notebook
     from streamlab.spark.session import check_target
@@ -107,7 +123,13 @@ def _run(
             spark = stack.enter_context(session)
         listener = None if json_mode else TextReporter()
         result = run_notebook(
-            book, spark, paths.root, params=params, capture=json_mode, listener=listener
+            book,
+            spark,
+            paths.root,
+            params=params,
+            capture=json_mode,
+            listener=listener,
+            timeout=timeout,
         )
     emit(result.to_dict(), json_mode, lambda console: _summary(console, result))
     if not result.ok:

@@ -2,19 +2,33 @@
 
 Databricks renders ``display(df)`` as an interactive grid. Locally it prints the first rows
 like ``DataFrame.show()``, for Spark and pandas DataFrames, lists of rows, dicts or tuples, and
-``dbutils.fs.ls`` results. A streaming DataFrame cannot be shown without starting a query, so
-``display`` says how to write it instead.
+``dbutils.fs.ls`` results.
+
+A streaming DataFrame is shown as Databricks shows it: as its rows arrive. The notebook runner
+starts a query into a memory table (complete mode for an aggregation, as Databricks does, update
+mode where complete is refused, append otherwise) and hands it to a :class:`StreamDisplay`,
+which draws the table now, again after every later cell, and a last time when the run stops the
+query. In a Jupyter kernel it keeps one HTML table up to date instead, every second. Without a
+runner to start the query, ``display`` says how to write it.
 """
 
 from __future__ import annotations
 
+import html
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming.query import StreamingQuery
 
 DEFAULT_ROWS = 1000
 """The most rows ``display`` prints, as Databricks shows by default."""
 _CELL_WIDTH = 40
+JUPYTER_REFRESH = 1.0
+"""Seconds between redraws of a stream's HTML table in a Jupyter kernel."""
 
 
 class Display:
@@ -30,9 +44,16 @@ class Display:
         self._out = out or (lambda: sys.stdout)
         self.max_rows = max_rows
         self._rich = rich
+        self.stream_starter: Callable[[DataFrame], object] | None = None
+        """Starts the query behind ``display()`` of a stream: the notebook runner sets it."""
 
     def __call__(self, value: object = None, *args: object, **kwargs: object) -> None:
         """Print ``value`` as a table when it is tabular, else as text."""
+        if self.stream_starter is not None and _is_spark_dataframe(value):
+            frame: Any = value
+            if frame.isStreaming:
+                self.stream_starter(frame)
+                return
         table = to_table(value, self.max_rows)
         stream = self._out()
         if table is None:
@@ -49,10 +70,131 @@ class Display:
         """``displayHTML``: print the HTML source, as there is no browser to render it."""
         print(html, file=self._out())
 
-    def _use_rich(self, stream: TextIO) -> bool:
+    def use_rich(self, stream: TextIO) -> bool:
+        """Whether tables go out as Rich tables (on a terminal) rather than plain text."""
         if self._rich is not None:
             return self._rich
         return bool(getattr(stream, "isatty", lambda: False)())
+
+    _use_rich = use_rich
+
+    def show(self, table: Table, heading: str = "") -> None:
+        """Print ``table`` (columns, rows, whether cut) under ``heading``."""
+        stream = self._out()
+        columns, rows, more = table
+        if heading:
+            print(heading, file=stream)
+        if self.use_rich(stream):
+            _print_rich(columns, rows, more, stream)
+        else:
+            stream.write(format_table(columns, rows, more))
+        stream.flush()
+
+
+class StreamDisplay:
+    """``display()`` of a stream: the rows of its memory table, redrawn as batches arrive."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        query: StreamingQuery,
+        table: str,
+        mode: str,
+        display: Display,
+        *,
+        handle: Any = None,
+    ) -> None:
+        self.spark, self.query, self.table, self.mode = spark, query, table, mode
+        self._display = display
+        self._handle = handle if handle is not None else jupyter_handle()
+        self._lock = threading.Lock()
+        self._shown: tuple[int, int] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self._handle is not None:
+            self._thread = threading.Thread(target=self._follow, daemon=True, name=table)
+            self._thread.start()
+
+    def snapshot(self) -> Table:
+        """Return the memory table's rows as text, as ``display`` shows a static DataFrame."""
+        table = to_table(self.spark.table(self.table), self._display.max_rows)
+        assert table is not None
+        return table
+
+    def refresh(self, *, final: bool = False) -> None:
+        """Draw the table again if a batch arrived since it was last drawn (or ``final``)."""
+        with self._lock:
+            progress = self.query.lastProgress if _active(self.query) or final else None
+            batch = int(progress["batchId"]) if progress else -1
+            columns, rows, more = self.snapshot()
+            state = (batch, len(rows))
+            if state == self._shown and not final:
+                return
+            self._shown = state
+            done = "final, " if final else ""
+            heading = (
+                f"display() of stream {self.query.name or self.table} ({done}{self.mode} mode, "
+                f"after batch {batch}): {len(rows)} rows"
+            )
+            if self._handle is not None:
+                self._handle.update(_Html(format_html(columns, rows, more, heading)))
+            else:
+                self._display.show((columns, rows, more), heading)
+
+    def close(self) -> None:
+        """Draw the final table; stop following the query."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.refresh(final=True)
+
+    def _follow(self) -> None:
+        while not self._stop.wait(JUPYTER_REFRESH):
+            try:
+                self.refresh()
+            except Exception:
+                return
+
+
+class _Html:
+    """An HTML value as IPython's display handle wants it (``_repr_html_``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        return self.text
+
+
+def jupyter_handle() -> Any:
+    """Return an updatable IPython display handle when running in a Jupyter kernel, else None."""
+    try:
+        from IPython import get_ipython  # type: ignore[import-not-found,unused-ignore]
+        from IPython.display import display as ipy_display  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    return ipy_display(_Html(""), display_id=True)
+
+
+def format_html(columns: list[str], rows: list[list[str]], more: bool, heading: str = "") -> str:
+    """Return a table as HTML, for a Jupyter output."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows
+    )
+    caption = f"<caption>{html.escape(heading)}</caption>" if heading else ""
+    note = f"<p>only showing the first {len(rows)} rows</p>" if more else ""
+    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+def _active(query: StreamingQuery) -> bool:
+    try:
+        return bool(query.isActive)
+    except Exception:
+        return False
 
 
 Table = tuple[list[str], list[list[str]], bool]

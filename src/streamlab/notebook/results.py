@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TextIO
 
 from streamlab.notebook.parse import Cell, Notebook
+from streamlab.notebook.streams import QuerySummary
 
 Status = Literal["ok", "skipped", "failed", "exit", "not run"]
 
@@ -46,6 +47,12 @@ class RunResult:
     exit_value: str | None = None
     """The value given to ``dbutils.notebook.exit``, if the notebook called it."""
     seconds: float = 0.0
+    queries: list[QuerySummary] = field(default_factory=list)
+    """Every streaming query the notebook started, stopped at the end of the run."""
+    notices: list[str] = field(default_factory=list)
+    """What the run did differently from Databricks (lab schemas, Delta as Parquet...), once."""
+    closing: str | None = None
+    """What the end of the run printed (the last redraw of displayed streams), when captured."""
 
     @property
     def failure(self) -> CellResult | None:
@@ -75,6 +82,9 @@ class RunResult:
             "seconds": round(self.seconds, 3),
             "error": f"{failure.where}: {failure.error}" if failure else None,
             "cells": [{**asdict(c), "seconds": round(c.seconds, 3)} for c in self.cells],
+            "queries": [asdict(q) for q in self.queries],
+            "notices": self.notices,
+            "closing": self.closing,
         }
 
 
@@ -86,6 +96,12 @@ class RunListener:
 
     def finished(self, notebook: Notebook, cell: Cell, result: CellResult) -> None:
         """Hear that a cell ran, failed or was skipped."""
+
+    def draining(self, queries: list[str]) -> None:
+        """Hear that the last cell ran and these queries now process what has landed."""
+
+    def stopped(self, queries: list[QuerySummary]) -> None:
+        """Hear that the run stopped its queries, and what each did."""
 
 
 class TextReporter(RunListener):
@@ -115,4 +131,19 @@ class TextReporter(RunListener):
             print(f"dbutils.notebook.exit: {result.note}", file=out)
         elif result.note and cell.kind != "md":
             print(f"{result.status}: {result.note}", file=out)
+        out.flush()
+
+    def draining(self, queries: list[str]) -> None:
+        """Print which queries the end of the run waits for."""
+        print(
+            f"── end of notebook · {len(queries)} queries process what has landed: "
+            f"{', '.join(queries)}",
+            file=self._out(),
+        )
+
+    def stopped(self, queries: list[QuerySummary]) -> None:
+        """Print one line per query the run stopped."""
+        out = self._out()
+        for query in queries:
+            print(f"stream {query.line()}", file=out)
         out.flush()

@@ -7,8 +7,16 @@ installed (nothing is installed while running); ``%sh`` runs in a shell; ``%fs``
 ``dbutils.fs``; ``%run`` runs another notebook in the same namespace. The guide's and DBFS paths
 are mapped to the lab root first (:mod:`streamlab.notebook.paths`).
 
+What local Spark lacks (schemaless reads of the lab's folders, Auto Loader, Delta) is answered
+by :mod:`streamlab.notebook.intercept` while the run lasts. Streaming queries the notebook starts
+run in the background, as on Databricks; after the last cell each one processes what has landed,
+is stopped, and is summed up (:mod:`streamlab.notebook.streams`). ``timeout`` bounds the run.
+
 The first failing cell stops the run and is reported by number and line:
-``cell 5 (line 60 of day17_setup_as_written.py): PySparkTypeError: ...``.
+``cell 5 (line 60 of day17_setup_as_written.py): PySparkTypeError: ...``. A Spark error that
+:func:`streamlab.spark.errors.translate` knows is reported as its cause and fix instead, at the
+line that uses the operator involved; a query that fails in the background is reported with the
+cell that started it.
 """
 
 from __future__ import annotations
@@ -18,8 +26,11 @@ import builtins
 import contextlib
 import io
 import linecache
+import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
@@ -27,21 +38,29 @@ from pathlib import Path
 from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from streamlab.errors import StreamlabError
 from streamlab.lab.catalog import attach_catalog, database_path, uses_lab_catalog
 from streamlab.lab.home import check_home, record_home
 from streamlab.lab.paths import LabPaths
+from streamlab.notebook import delta, intercept
 from streamlab.notebook.dbutils import DBUtils, NotebookExit
-from streamlab.notebook.display import Display
+from streamlab.notebook.display import Display, StreamDisplay
 from streamlab.notebook.magics import fs_command, pip_status, resolve_run_target
 from streamlab.notebook.parse import Cell, Notebook, load_notebook
 from streamlab.notebook.paths import PathMapper
 from streamlab.notebook.results import CellResult, RunListener, RunResult, Status
 from streamlab.notebook.sql import database_created, split_sql
+from streamlab.notebook.streams import QueryRegistry, TrackedQuery
+from streamlab.spark.errors import is_spark_error, translate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming.query import StreamingQuery
 
 _MAX_RUN_DEPTH = 8
+_DISPLAY_MODES = ("complete", "update")
+"""Output modes ``display()`` of an aggregation tries, in order, as Databricks does."""
+_AGGREGATE = re.compile(r"^[\s:+~-]*Aggregate \[", re.MULTILINE)
 
 
 class ShellCommandError(Exception):
@@ -67,14 +86,23 @@ class NotebookRunner:
         params: Mapping[str, str] | None = None,
         capture: bool = False,
         listener: RunListener | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.spark = spark
+        self.timeout = timeout
+        self.queries = QueryRegistry()
+        self._cell: tuple[Notebook, Cell] | None = None
+        self._notices: list[str] = []
+        self._noticed: set[str] = set()
+        self._timed_out = threading.Event()
+        self._displays = 0
         self.paths = LabPaths.resolve(root)
         self.mapper = PathMapper(self.paths.root)
         self.capture = capture
         self.listener = listener or RunListener()
         self.dbutils = DBUtils(self.paths.root, params)
         self.display = Display(lambda: sys.stdout)
+        self.display.stream_starter = self._display_stream
         self.namespace: dict[str, Any] = {
             "__name__": "__main__",
             "__builtins__": builtins,
@@ -106,17 +134,39 @@ class NotebookRunner:
         started = time.perf_counter()
         folder = str(book.path.resolve().parent)
         sys.path.insert(0, folder)
+        hooks = intercept.Hooks(
+            self.spark,
+            self.paths.root,
+            self._notice,
+            self._started,
+            real_delta=delta.has_delta(self.spark),
+        )
+        watchdog = self._watchdog()
         try:
-            for cell in book.cells:
-                outcome = self._run_top(book, cell)
-                result.cells.append(outcome)
-                if outcome.status == "exit":
-                    result.exit_value = outcome.note
-                if outcome.status in ("failed", "exit"):
-                    break
+            with intercept.installed(hooks):
+                try:
+                    self._run_cells(book, result)
+                    active = [t.name for t in self.queries.active()]
+                    if result.ok and active and not self._timed_out.is_set():
+                        self.listener.draining(active)
+                        self.queries.drain(lambda t, e: self._background_failure(result, t, e))
+                except KeyboardInterrupt:
+                    if not self._timed_out.is_set():
+                        raise
+                if not any(c.status == "failed" for c in result.cells):
+                    self._timeout_failure(result, None)
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             with contextlib.suppress(ValueError):
                 sys.path.remove(folder)
+            buffer = io.StringIO()
+            with self._captured(buffer):
+                result.queries = self.queries.stop_all()
+            result.closing = buffer.getvalue() if self.capture else None
+            if result.queries:
+                self.listener.stopped(result.queries)
+            result.notices = list(self._notices)
             result.seconds = time.perf_counter() - started
         done = {c.number for c in result.cells}
         result.cells += [
@@ -124,14 +174,142 @@ class NotebookRunner:
         ]
         return result
 
+    def _run_cells(self, book: Notebook, result: RunResult) -> None:
+        for cell in book.cells:
+            outcome = self._run_top(book, cell)
+            result.cells.append(outcome)
+            if self._timeout_failure(result, outcome):
+                return
+            if outcome.status == "exit":
+                result.exit_value = outcome.note
+            if outcome.status in ("failed", "exit"):
+                return
+            self.queries.refresh()
+            failed = self.queries.failed()
+            if failed is not None:
+                error = failed.query.exception()
+                self._background_failure(result, failed, error or RuntimeError("query failed"))
+                return
+
+    def _watchdog(self) -> threading.Timer | None:
+        """Start the timer that ends the run after ``timeout`` seconds."""
+        if self.timeout is None:
+            return None
+
+        runner = threading.get_ident()
+
+        def fire() -> None:
+            self._timed_out.set()
+            for tracked in self.queries.queries:
+                with contextlib.suppress(Exception):
+                    tracked.query.stop()
+            if runner == threading.main_thread().ident:
+                # A real SIGINT, so that a cell blocked in time.sleep or a socket wakes up.
+                signal.pthread_kill(runner, signal.SIGINT)
+            else:  # signals only reach the main thread: interrupt at the next bytecode
+                import _thread
+
+                _thread.interrupt_main()
+
+        timer = threading.Timer(self.timeout, fire)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _timeout_failure(self, result: RunResult, outcome: CellResult | None) -> bool:
+        """Turn a run that went past ``timeout`` into a failure of the cell it was in."""
+        if not self._timed_out.is_set():
+            return False
+        cell = outcome or (result.cells[-1] if result.cells else None)
+        if cell is None:
+            return True
+        cell.status = "failed"
+        cell.where = (
+            cell.where or f"cell {cell.number} (line {cell.line} of {Path(result.notebook).name})"
+        )
+        cell.error = (
+            f"the run went past --timeout {self.timeout:g} s: stop the notebook's queries "
+            "(query.stop()) or give them .trigger(availableNow=True), or raise --timeout"
+        )
+        return True
+
+    def _background_failure(
+        self, result: RunResult, tracked: TrackedQuery, exc: BaseException
+    ) -> None:
+        """Report a query that failed in the background as a failure of the cell that started it."""
+        cell = next((c for c in result.cells if c.number == tracked.cell), None)
+        if cell is None:
+            return
+        explained = translate(exc)
+        message = (
+            explained.message
+            if explained.known
+            else explained.message.removeprefix("Spark failed the query: ")
+        )
+        cell.status = "failed"
+        cell.where = tracked.where
+        cell.error = f"query {tracked.name} failed in the background: {message}"
+
+    def _notice(self, key: str, text: str) -> None:
+        """Print ``text`` once per run (per ``key``)."""
+        if key in self._noticed:
+            return
+        self._noticed.add(key)
+        self._notices.append(text)
+        print(text)
+
+    def _started(self, query: StreamingQuery) -> None:
+        """Track a query the notebook just started, with the cell and line that started it."""
+        self._track(query)
+
+    def _track(self, query: StreamingQuery, display: StreamDisplay | None = None) -> TrackedQuery:
+        number, where = 0, ""
+        if self._cell is not None:
+            book, cell = self._cell
+            frames = [f for f in traceback.extract_stack() if f.filename in self._labels]
+            line = frames[-1].lineno if frames and frames[-1].lineno else cell.first_line
+            label = self._labels[frames[-1].filename] if frames else book.path.name
+            number, where = cell.number, f"cell {cell.number} (line {line} of {label})"
+        return self.queries.add(query, number, where, display)
+
+    def _display_stream(self, df: DataFrame) -> StreamDisplay:
+        """``display()`` of a stream: start a memory-sink query, show its rows as they arrive."""
+        self._displays += 1
+        name = f"display_query_{self._displays}"
+        plan = df._jdf.queryExecution().analyzed().treeString()
+        modes = _DISPLAY_MODES if _AGGREGATE.search(plan) else ("append",)
+        query: StreamingQuery | None = None
+        for mode in modes:
+            writer = df.writeStream.format("memory").queryName(name).outputMode(mode)
+            try:
+                start = getattr(type(writer).start, "__wrapped_original__", type(writer).start)
+                query = start(writer)
+                break
+            except Exception:
+                if mode == modes[-1]:
+                    raise
+        assert query is not None
+        shown = StreamDisplay(self.spark, query, name, mode, self.display)
+        self._track(query, shown)
+        query.processAllAvailable()
+        shown.refresh()
+        return shown
+
     def _run_top(self, book: Notebook, cell: Cell) -> CellResult:
         result = CellResult(cell.number, cell.kind, cell.first_line)
         self.listener.started(book, cell)
         start = time.perf_counter()
         buffer = io.StringIO()
+        self._cell = (book, cell)
         try:
             with self._captured(buffer):
                 result.status, result.note = self._run_cell(book, cell)
+                if self.capture:
+                    self.queries.refresh()  # later cells' redraws of display() go to this cell
+        except KeyboardInterrupt:
+            if not self._timed_out.is_set():
+                raise
+            result.status = "failed"
         except NotebookExit as done:
             result.status, result.note = "exit", done.value
         except _CellFailure as failure:
@@ -160,7 +338,9 @@ class NotebookRunner:
             raise
         except KeyboardInterrupt:
             raise
-        except BaseException as exc:  # SystemExit too: a cell must not end the runner
+        except BaseException as exc:
+            if self._timed_out.is_set():
+                raise KeyboardInterrupt from exc  # SystemExit too: a cell must not end the runner
             raise self._failure(book, cell, exc) from exc
 
     def _dispatch(self, book: Notebook, cell: Cell) -> tuple[Status, str]:
@@ -294,9 +474,41 @@ class NotebookRunner:
             line = cell.first_line
         message = (str(exc).strip().splitlines() or [""])[0][:500]
         error = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        unavailable = delta.missing_module(exc)
+        if unavailable is not None:
+            error = str(unavailable)
+        elif isinstance(exc, StreamlabError):
+            error = str(exc)
+        elif is_spark_error(exc):
+            explained = translate(exc)
+            if explained.known:
+                error = explained.message
+                if explained.error_class:
+                    error += f" [{explained.error_class}]"
+                if explained.code and frames:
+                    line = self._operator_line(frames[-1], explained.code) or line
         where = f"cell {cell.number} (line {line} of {label})"
         tb = "".join(traceback.format_list(frames)) if frames else ""
         return _CellFailure(where, error, line, tb)
+
+    def _operator_line(self, frame: traceback.FrameSummary, code: str) -> int | None:
+        """Return the line of the failing statement (else of the code before) using ``code``.
+
+        Spark raises at ``start()`` or ``join()``; the learner's mistake is the line that calls
+        the operator involved (``countDistinct``), maybe in an earlier statement.
+        """
+        lines = self._sources.get(frame.filename, [])
+        failing = frame.lineno or 0
+        end = getattr(frame, "end_lineno", None) or failing
+        pattern = re.compile(code)
+        for number in range(failing, min(end, len(lines)) + 1):
+            if pattern.search(lines[number - 1]):
+                return number
+        for number in range(failing - 1, 0, -1):
+            text = lines[number - 1]
+            if text.strip() and pattern.search(text) and not text.lstrip().startswith("#"):
+                return number
+        return None
 
     def _notebook_frames(self, tb: TracebackType | None) -> list[traceback.FrameSummary]:
         return [f for f in traceback.extract_tb(tb) if f.filename in self._labels]
@@ -310,6 +522,7 @@ def run_notebook(
     params: Mapping[str, str] | None = None,
     capture: bool = False,
     listener: RunListener | None = None,
+    timeout: float | None = None,
 ) -> RunResult:
     """Run ``notebook`` with ``spark`` against the lab at ``root``; return what each cell did.
 
@@ -317,7 +530,9 @@ def run_notebook(
     >>> result.status  # doctest: +SKIP
     'ok'
     """
-    runner = NotebookRunner(spark, root, params=params, capture=capture, listener=listener)
+    runner = NotebookRunner(
+        spark, root, params=params, capture=capture, listener=listener, timeout=timeout
+    )
     return runner.run(notebook)
 
 

@@ -29,13 +29,25 @@ from streamlab.errors import StreamlabError
 class SparkQueryError(StreamlabError):
     """A streaming query Spark refused or that failed in a batch, explained in one line."""
 
-    def __init__(self, message: str, *, error_class: str | None, where: str | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_class: str | None,
+        where: str | None,
+        known: bool = False,
+        code: str | None = None,
+    ) -> None:
         self.message = message
         """The cause and the fix."""
         self.error_class = error_class
         """Spark's error class (condition), such as ``AMBIGUOUS_REFERENCE``."""
         self.where = where
         """``file:line`` of the user's code involved, when known."""
+        self.known = known
+        """Whether the error is one of the known mistakes (else Spark's first line is kept)."""
+        self.code = code
+        """A regular expression for the user's line that uses the operator involved, if known."""
         tag = f" [{error_class}]" if error_class else ""
         at = f" at {where}" if where else ""
         super().__init__(f"{message}{tag}{at}")
@@ -109,6 +121,15 @@ _RULES = (
         r"\.join\(|select\(|col\(",
     ),
     _Rule(
+        r"DATA_SOURCE_NOT_FOUND.*(delta|cloudFiles)|"
+        r"Failed to find the data source: (delta|cloudFiles)",
+        "this Spark has no Delta Lake or Auto Loader (delta-spark 4.4 supports PySpark up to "
+        "4.2; Auto Loader is Databricks' own)",
+        "run it with 'streamlab notebook run', which emulates both, or write format('parquet') "
+        "and readStream.schema(...).json(...)",
+        r"delta|cloudFiles",
+    ),
+    _Rule(
         r"Sorting is not supported on streaming",
         "sorting a stream is only supported on an aggregation in complete output mode",
         "sort each micro-batch in foreachBatch, or sort after reading the sink's output",
@@ -164,13 +185,26 @@ def translate(
             where = where or _user_line(user_code, rule.code)
             cls = _rule_class(rule, text) or error_class
             return SparkQueryError(
-                f"{prefix}{rule.cause}: {rule.fix}", error_class=cls, where=where
+                f"{prefix}{rule.cause}: {rule.fix}",
+                error_class=cls,
+                where=where,
+                known=True,
+                code=rule.code,
             )
     where = where or _user_line(user_code, None)
     first = _first_line(text)
     return SparkQueryError(
         f"{prefix}Spark failed the query: {first}", error_class=error_class, where=where
     )
+
+
+def is_spark_error(exc: BaseException) -> bool:
+    """Return whether ``exc`` comes from Spark (PySpark, the JVM through py4j, a query)."""
+    for kind in type(exc).__mro__:
+        module = kind.__module__ or ""
+        if module.startswith(("pyspark", "py4j")):
+            return True
+    return False
 
 
 def _message(exc: BaseException) -> str:
