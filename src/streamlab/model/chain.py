@@ -293,3 +293,81 @@ def _ctr_windows(
             )
         )
     return out
+
+
+# --- generic chains: any join type, then a window; a window, then a window -------------------
+
+
+def equal_time_output_watermark(input_ms: int) -> int:
+    """``produceOutputWatermark`` of a join whose keys hold the event time (``t1 = t2``).
+
+    The state is evicted by key (``JoinStateKeyWatermarkPredicate``: ``time <= watermark``), so
+    the state watermark is the input watermark itself and nothing holds the output back.
+
+    >>> equal_time_output_watermark(4_000)
+    4000
+    """
+    return input_ms
+
+
+@dataclass(frozen=True, eq=False)
+class WindowedRows:
+    """What an aggregation after another operator counted: per window, rows and a sum."""
+
+    aggregate: AggregateOutcome
+    """The aggregation, planned with ``batches``."""
+    batches: list[BatchInfo]
+    """The aggregation's plan (its input watermarks)."""
+    rows: Rows
+    """Its input rows (data batch = the batch that emitted them upstream)."""
+    values: npt.NDArray[np.int64]
+    """Per input row, the value ``sum`` adds (1 for joined rows, the count for windows)."""
+
+    def table(self) -> list[tuple[int, int, int, int, int | None]]:
+        """Return ``(start, end, count, sum, emitted batch)`` per window, by start."""
+        c = self.aggregate.contributions
+        sums: dict[int, int] = {}
+        for row, w in zip(c.row.tolist(), c.window.tolist(), strict=True):
+            if w >= 0:
+                sums[w] = sums.get(w, 0) + int(self.values[row])
+        return [
+            (w.start, w.end, w.count, sums.get(k, 0), w.emitted_batch)
+            for k, w in enumerate(self.aggregate.windows)
+        ]
+
+
+def count_after(
+    emitted: Sequence[tuple[int, int, int]],
+    batches: Sequence[BatchInfo],
+    produce_upstream: Sequence[Produce],
+    window: WindowSpec,
+) -> WindowedRows:
+    """Count ``(event time, value, emitting batch)`` rows in ``window`` after other operators.
+
+    The aggregation's watermarks are the upstream operators' output (:func:`downstream`); a
+    row read in batch ``b`` is late for a window when ``window.end <=`` the aggregation's late
+    watermark of ``b``. The group is the same for every row.
+    """
+    plan = downstream(batches, produce_upstream)
+    order = sorted(range(len(emitted)), key=lambda k: emitted[k][2])
+    batch = np.array([emitted[k][2] for k in order], dtype=np.int64)
+    time = np.array([emitted[k][0] for k in order], dtype=np.int64)
+    values = np.array([emitted[k][1] for k in order], dtype=np.int64)
+    group = np.empty(len(order), dtype=object)
+    group[:] = [""] * len(order)
+    rows = Rows.from_arrays(batch, time, group.copy(), group, data_batches=len(batches))
+    return WindowedRows(aggregate(rows, rows.valid, plan, window), plan, rows, values)
+
+
+def windows_as_rows(windowed: WindowedRows) -> list[tuple[int, int, int]]:
+    """Return the emitted windows as the next aggregation reads them.
+
+    A window column grouped again is read at ``window_time(window)`` = ``end - 1 µs``; in
+    milliseconds ``end - 1`` falls in the same next window whenever the windows are whole
+    milliseconds. The value is the window's count.
+    """
+    return [
+        (end - 1, count, emitted)
+        for _, end, count, _, emitted in windowed.table()
+        if emitted is not None
+    ]
