@@ -236,8 +236,11 @@ def simulate(inputs: Mapping[str, Rows], config: ModelConfig) -> Result:
         if config.allow_multiple:
             outer = replace(config.join, outer=True)
             ctr = click_through(imps, clicks, batches, outer, config.window)
-        join_out = ctr.join if ctr is not None and config.join.outer else None
-        if join_out is None:
+        if ctr is not None:
+            # The join type only decides whether evicted unmatched impressions get a NULL row:
+            # the inner join is the ctr query's left outer join without them.
+            join_out = ctr.join if config.join.outer else replace(ctr.join, null_rows=[])
+        else:
             join_out = join(imps, clicks, batches, config.join)
         state = state + join_out.state_rows
     return Result(config, dict(inputs), batches, dedup_out, agg_out, join_out, state, ctr)
