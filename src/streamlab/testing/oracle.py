@@ -6,8 +6,8 @@ recognises three shapes in the analyzed plan:
 * a windowed aggregation (tumbling or sliding, ``count``/``sum``/``min``/``max``/``avg``),
   in append mode, optionally after ``dropDuplicatesWithinWatermark``;
 * ``dropDuplicatesWithinWatermark``;
-* an inner, left outer, right outer, full outer or left semi stream-stream join on equal keys
-  within a time range.
+* an inner, left outer, right outer or full outer stream-stream join on equal keys within a
+  time range.
 
 Anything else is refused in one line naming the operator the model does not cover. The
 prediction runs the model over the batches landed so far, with the plan of batches a live
@@ -114,8 +114,8 @@ class Shape:
     project: tuple[tuple[str, str], ...] | None = None
     """A final projection: (expression, output name) pairs, or ``None``."""
     how: str = ""
-    """For ``join``: a :class:`streamlab.model.joins.JoinType` value for right outer, full outer
-    and left semi joins (``""``: inner or left outer, as ``outer`` says)."""
+    """For ``join``: a :class:`streamlab.model.joins.JoinType` value for right outer and full
+    outer joins (``""``: inner or left outer, as ``outer`` says)."""
 
     def describe(self) -> str:
         """Return the shape in words, for messages."""
@@ -484,10 +484,14 @@ def _interval_ms(text: str) -> int:
 
 def _join_shape(node: P.Node, inputs: Mapping[str, Any], policy: Policy, project: Any) -> Shape:
     kind, _, cond = node.args.partition(", ")
+    if kind == "LeftSemi":
+        raise NotModelled(
+            "the model does not cover left semi stream-stream joins yet: its rule disagrees "
+            "with Spark 4.3 on which left rows stay in state; test them with explicit rows"
+        )
     if kind not in ("Inner", "LeftOuter", *_TYPED_JOINS):
         raise NotModelled(
-            f"the model covers inner, left outer, right outer, full outer and left semi joins, "
-            f"not {kind}"
+            f"the model covers inner, left outer, right outer and full outer joins, not {kind}"
         )
     left, lcols = _side(node.children[0], inputs)
     right, rcols = _side(node.children[1], inputs)
@@ -789,7 +793,7 @@ def _dur(ms: int) -> str:
 
 # --- right outer, full outer and left semi joins ----------------------------------------------
 
-_TYPED_JOINS = {"RightOuter": "right_outer", "FullOuter": "full_outer", "LeftSemi": "left_semi"}
+_TYPED_JOINS = {"RightOuter": "right_outer", "FullOuter": "full_outer"}
 """Join types of the analyzed plan modelled by :func:`streamlab.model.joins.join_typed`."""
 
 
@@ -800,7 +804,7 @@ def _predict_typed_join(
     out: dict[int, list[dict[str, Any]]],
     late: dict[int, list[dict[str, Any]]],
 ) -> Any:
-    """Fill ``out`` and ``late`` for a right outer, full outer or left semi join."""
+    """Fill ``out`` and ``late`` for a right outer or full outer join."""
     from streamlab.model.joins import JoinType, join_typed
 
     (lrows, lflat), (rrows, rflat) = rows_of
@@ -816,8 +820,6 @@ def _predict_typed_join(
         out.setdefault(b, []).append({**_side_row(shape, 0, lflat[i]), **right_nulls})
     for j, b in jo.right_nulls:
         out.setdefault(b, []).append({**left_nulls, **_side_row(shape, 1, rflat[j])})
-    for i, b in jo.semi:
-        out.setdefault(b, []).append(_side_row(shape, 0, lflat[i]))
     for rows, flat, outcome in (
         (lrows, lflat, jo.left_outcome),
         (rrows, rflat, jo.right_outcome),
