@@ -153,3 +153,30 @@ def test_policy_max_moves_the_ctr_windows_out_earlier_or_together() -> None:
         before = first_low.get((w.window_start, w.ad_id))
         if before is not None and w.emitted_batch is not None:
             assert w.emitted_batch <= before
+
+
+def test_explain_stream_join_json_has_ctr_windows(tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from streamlab.cli import app
+    from streamlab.lab.paths import LabPaths
+    from streamlab.raw.generator import GeneratorConfig
+    from streamlab.raw.provision import setup_lab
+    from tests.support.lab import BASE_TIME
+
+    lab = LabPaths.resolve(tmp_path / "lab")
+    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=4))
+    # 4 batches of 5 minutes: with 10-minute delays no window would close yet.
+    fast = ["--watermark-delay", "1m", "--click-window", "2m"]
+    result = CliRunner().invoke(
+        app, ["explain", "stream_join", "--root", str(lab.root), *fast, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    windows = json.loads(result.stdout)["ctr_windows"]
+    assert windows and all(list(w) == AD_CTR_COLUMNS for w in windows)
+    assert all(w["ad_id"].startswith("AD") for w in windows)
+    assert any(w["emitted_batch"] is not None for w in windows)
+    text = CliRunner().invoke(app, ["explain", "stream_join", "--root", str(lab.root), *fast])
+    assert "stream_join/ctr (5m windows per ad)" in text.stdout
