@@ -180,3 +180,24 @@ def test_explain_stream_join_json_has_ctr_windows(tmp_path: Any) -> None:
     assert any(w["emitted_batch"] is not None for w in windows)
     text = CliRunner().invoke(app, ["explain", "stream_join", "--root", str(lab.root), *fast])
     assert "stream_join/ctr (5m windows per ad)" in text.stdout
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(join_scenarios())
+def test_simulate_runs_the_lab_join_once_for_both_join_queries(sc: JoinScenario) -> None:
+    imps, clicks, _ = _inputs(sc)
+    for outer in (False, True):
+        cfg = ModelConfig(
+            pipeline="stream_join",
+            delays_ms={"impressions": sc.imp_delay_ms, "clicks": sc.click_delay_ms},
+            join=JoinCondition(0, sc.upper_ms, outer),
+            trigger=sc.trigger,
+        )
+        result = simulate({"impressions": imps, "clicks": clicks}, cfg)
+        direct = join(imps, clicks, result.batches, cfg.join)
+        assert result.join is not None
+        assert result.join.pairs == direct.pairs
+        assert result.join.null_rows == direct.null_rows
+        assert result.join.left_outcome.tolist() == direct.left_outcome.tolist()
+        assert result.join.right_outcome.tolist() == direct.right_outcome.tolist()
+        assert result.join.state_rows.tolist() == direct.state_rows.tolist()
