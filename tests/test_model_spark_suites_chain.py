@@ -10,6 +10,7 @@ data batch when the watermark moved). Times are milliseconds; ``T`` turns the su
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -219,4 +220,124 @@ def test_downstream_of_no_operator_is_the_plan_itself() -> None:
     _, plan = _events([[10, 20], [30]])
     assert [(b.late_watermark, b.eviction_watermark) for b in downstream(plan, [])] == [
         (b.late_watermark, b.eviction_watermark) for b in plan
+    ]
+
+
+# --- StreamingJoinSuite's windowed joins: keys and 10-second windows equal on both sides -----
+
+
+def _windowed(
+    how: JoinType,
+    steps: list[tuple[list[int], list[int]]],
+    left_keep: Any = None,
+    right_keep: Any = None,
+) -> list[list[tuple[Any, ...]]]:
+    """``setupWindowedJoin(how)``: key = value, time = value seconds, leftValue = 2 * value,
+    rightValue = 3 * value, 10-second watermarks, join on key and 10-second window. Returns
+    the rows of each step (its data batch and the no-data batch after it) as
+    ``(key, window end s, leftValue, rightValue)``, NULLs as ``None``."""
+    left = Rows.from_batches([[(str(v), v * S, str(v)) for v in lv] for lv, _ in steps])
+    right = Rows.from_batches([[(str(v), v * S, str(v)) for v in rv] for _, rv in steps])
+    maxima = [batch_maxima(r.batch, r.time_ms, r.valid, len(steps)) for r in (left, right)]
+    plan = plan_batches(
+        [InputWatermark("left", 10 * S), InputWatermark("right", 10 * S)],
+        maxima,
+        data_batches=len(steps),
+        trigger=Trigger.PROCESSING_TIME,
+    )
+    keep_l = None if left_keep is None else [left_keep(int(k)) for k in left.key]
+    keep_r = None if right_keep is None else [right_keep(int(k)) for k in right.key]
+    jo = join_typed(
+        left,
+        right,
+        plan,
+        JoinCondition(0, 0),
+        how,
+        window=WindowSpec.of("10s"),
+        left_keep=keep_l,  # type: ignore[arg-type]
+        right_keep=keep_r,  # type: ignore[arg-type]
+    )
+
+    def end(t: int) -> int:
+        return (t // (10 * S) + 1) * 10
+
+    step_of = {}
+    step = -1
+    for b in plan:
+        if b.data_batch is not None:
+            step = b.data_batch
+        step_of[b.batch] = step
+    out: list[list[tuple[Any, ...]]] = [[] for _ in steps]
+    for i, j, b in jo.pairs:
+        v = int(left.key[i])
+        out[step_of[b]].append((v, end(v * S), 2 * v, 3 * int(right.key[j])))
+    for i, b in jo.left_nulls:
+        v = int(left.key[i])
+        out[step_of[b]].append((v, end(v * S), 2 * v, None))
+    for j, b in jo.right_nulls:
+        v = int(right.key[j])
+        out[step_of[b]].append((v, end(v * S), None, 3 * v))
+    return [sorted(rows) for rows in out]
+
+
+WINDOWED_STEPS = [([1, 2, 3, 4, 5], [3, 4, 5, 6, 7]), ([21], [22]), ([22], [])]
+INNER_PART = [(3, 10, 6, 9), (4, 10, 8, 12), (5, 10, 10, 15)]
+
+
+# StreamingOuterJoinSuite: test("windowed left outer join"): the watermark moves to 11 s after
+# the second step and the no-data batch emits the unmatched left rows of [0, 10).
+def test_windowed_left_outer_join() -> None:
+    assert _windowed(JoinType.LEFT_OUTER, WINDOWED_STEPS) == [
+        INNER_PART,
+        [(1, 10, 2, None), (2, 10, 4, None)],
+        [(22, 30, 44, 66)],
+    ]
+
+
+# StreamingOuterJoinSuite: test("windowed right outer join").
+def test_windowed_right_outer_join() -> None:
+    assert _windowed(JoinType.RIGHT_OUTER, WINDOWED_STEPS) == [
+        INNER_PART,
+        [(6, 10, None, 18), (7, 10, None, 21)],
+        [(22, 30, 44, 66)],
+    ]
+
+
+# StreamingFullOuterJoinSuite: test("windowed full outer join") (up to its StopStream).
+def test_windowed_full_outer_join() -> None:
+    assert _windowed(JoinType.FULL_OUTER, WINDOWED_STEPS) == [
+        INNER_PART,
+        [(1, 10, 2, None), (2, 10, 4, None), (6, 10, None, 18), (7, 10, None, 21)],
+        [(22, 30, 44, 66)],
+    ]
+
+
+# StreamingOuterJoinSuite: test("right outer early state exclusion on right"): the condition
+# also has rightValue > 7, a right-only predicate.
+def test_right_outer_early_state_exclusion_on_right() -> None:
+    steps = [([3, 4, 5], [1, 2, 3]), ([20], [21]), ([], [20])]
+    got = _windowed(JoinType.RIGHT_OUTER, steps, right_keep=lambda v: 3 * v > 7)
+    # The right rows with rightValue <= 7 get their outer row at once, never stored.
+    assert got == [[(1, 10, None, 3), (2, 10, None, 6), (3, 10, 6, 9)], [], [(20, 30, 40, 60)]]
+
+
+# StreamingFullOuterJoinSuite: test("full outer early state exclusion on left"): leftValue > 4.
+def test_full_outer_early_state_exclusion_on_left() -> None:
+    steps = [([1, 2, 3], [3, 4, 5]), ([20], [21]), ([], [20])]
+    got = _windowed(JoinType.FULL_OUTER, steps, left_keep=lambda v: 2 * v > 4)
+    assert got == [
+        [(1, 10, 2, None), (2, 10, 4, None), (3, 10, 6, 9)],
+        [(4, 10, None, 12), (5, 10, None, 15)],
+        [(20, 30, 40, 60)],
+    ]
+
+
+# StreamingFullOuterJoinSuite: test("full outer early state exclusion on right"): rightValue > 7.
+def test_full_outer_early_state_exclusion_on_right() -> None:
+    steps = [([3, 4, 5], [1, 2, 3]), ([20], [21]), ([], [20])]
+    got = _windowed(JoinType.FULL_OUTER, steps, right_keep=lambda v: 3 * v > 7)
+    assert got == [
+        [(1, 10, None, 3), (2, 10, None, 6), (3, 10, 6, 9)],
+        [(4, 10, 8, None), (5, 10, 10, None)],
+        [(20, 30, 40, 60)],
     ]

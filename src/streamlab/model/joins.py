@@ -46,8 +46,10 @@ from streamlab.model.join import (
     JoinCondition,
 )
 from streamlab.model.watermark import BatchInfo
+from streamlab.model.windows import WindowSpec
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class JoinType(StrEnum):
@@ -127,6 +129,9 @@ def join_typed(
     how: JoinType,
     *,
     time_in_key: bool = False,
+    window: WindowSpec | None = None,
+    left_keep: BoolArray | None = None,
+    right_keep: BoolArray | None = None,
 ) -> TypedJoinOutcome:
     """Run a stream-stream join of type ``how`` of ``left`` and ``right`` over ``batches``.
 
@@ -134,6 +139,16 @@ def join_typed(
     is equality of the event times (``t1 = t2``, a join key carrying the watermark; pass
     ``JoinCondition(0, 0)``): state is removed by key, ``time <= eviction watermark`` on both
     sides (``JoinStateKeyWatermarkPredicate``), not 1 ms earlier as a range's bound.
+
+    With ``window`` (tumbling) the condition is equal keys and equal windows of the two event
+    times (``leftWindow = rightWindow``; the window carries the watermark): a row is late when
+    its window's end is at or behind the late watermark, and state leaves by key when its
+    window's end is at or behind the eviction watermark (``watermarkExpression`` compares a
+    window's end); ``condition`` is not used.
+
+    ``left_keep`` / ``right_keep`` are one side's own predicates (``rightValue > 7``), per row:
+    a row failing its side's predicate matches nothing and is never stored; an outer side emits
+    its NULL row at once (``preJoinFilter``, ``generateFilteredJoinedRow``).
 
     >>> from streamlab.model.watermark import InputWatermark, plan_batches
     >>> imps = Rows.from_batches([[("i1", 1_000, "i1")], [("i2", 90_000, "i2")]])
@@ -145,6 +160,9 @@ def join_typed(
     ([(1, 1, 1)], [(0, 2)], [(0, 2)])
     """
     lo, hi = condition.lower_ms, condition.upper_ms
+    size = window.size_ms if window is not None else 0
+    if window is not None and not window.tumbling:
+        raise StreamlabError("the model joins on tumbling windows only")
     if time_in_key and (lo, hi) != (0, 0):
         raise StreamlabError(
             "a join on equal event times has no time range: pass JoinCondition(0, 0)"
@@ -169,11 +187,24 @@ def join_typed(
     lt, rt = left.time_ms.tolist(), right.time_ms.tolist()
     lkey, rkey = left.key.tolist(), right.key.tolist()
     is_semi = how is JoinType.LEFT_SEMI
+    lkeep = [True] * len(left) if left_keep is None else np.asarray(left_keep, bool).tolist()
+    rkeep = [True] * len(right) if right_keep is None else np.asarray(right_keep, bool).tolist()
+    if window is not None:
+        # Compare window ends, and key on (key, window start): `window.start` is the key's part.
+        ws = window.start_ms
+        lwin = [t - (t - ws) % size for t in lt]
+        rwin = [t - (t - ws) % size for t in rt]
+        lkey = [(k, w) for k, w in zip(lkey, lwin, strict=True)]
+        rkey = [(k, w) for k, w in zip(rkey, rwin, strict=True)]
+        # From here on a row's "time" is its window's end, which the bounds compare.
+        lt = [w + size for w in lwin]
+        rt = [w + size for w in rwin]
 
     for info in batches:
         b, late, evict = info.batch, info.late_watermark, info.eviction_watermark
-        left_bound = evict if time_in_key else evict - hi - 1
-        right_bound = evict if time_in_key else evict + lo - 1
+        keyed = time_in_key or window is not None
+        left_bound = evict if keyed else evict - hi - 1
+        right_bound = evict if keyed else evict + lo - 1
         d = info.data_batch
         left_rows = left_by_batch.get(d, []) if d is not None else []
         right_rows = right_by_batch.get(d, []) if d is not None else []
@@ -183,9 +214,14 @@ def join_typed(
             if lt[i] <= late:
                 left_out[i] = LATE
                 continue
+            if not lkeep[i]:
+                left_out[i] = NOT_STORED
+                if how.left_nulls:
+                    left_nulls.append((i, b))
+                continue
             hit = False
             for j in right_state.get(lkey[i], ()):
-                if lt[i] + lo <= rt[j] <= lt[i] + hi:
+                if window is not None or lt[i] + lo <= rt[j] <= lt[i] + hi:
                     hit = True
                     right_matched[j] = True
                     right_out[j] = JOINED
@@ -205,9 +241,14 @@ def join_typed(
             if rt[j] <= late:
                 right_out[j] = LATE
                 continue
+            if not rkeep[j]:
+                right_out[j] = NOT_STORED
+                if how.right_nulls:
+                    right_nulls.append((j, b))
+                continue
             hit = False
             for i in left_state.get(rkey[j], ()):
-                if not lt[i] + lo <= rt[j] <= lt[i] + hi:
+                if window is None and not lt[i] + lo <= rt[j] <= lt[i] + hi:
                     continue
                 if is_semi:
                     if left_matched[i]:
