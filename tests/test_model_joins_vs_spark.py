@@ -23,7 +23,12 @@ from hypothesis import strategies as st
 
 from streamlab.model import Policy
 from streamlab.model.joins import JoinType
-from tests.support.joins_harness import typed_join_model_facts, typed_join_pipeline
+from tests.support.joins_harness import (
+    typed_join_model_facts,
+    typed_join_pipeline,
+    windowed_join_model_facts,
+    windowed_join_pipeline,
+)
 from tests.support.model_harness import HDFS, Batches, policy_conf, run_spark
 from tests.support.strategies import JoinScenario, join_scenarios
 
@@ -101,6 +106,67 @@ def test_join_type_matches_spark(
     try:
         with ThreadPoolExecutor(len(scenarios)) as pool:
             futures = [pool.submit(check, spark, workdir, sc, how, policy) for sc in scenarios]
+            errors = [f.exception() for f in futures]
+    finally:
+        spark.conf.unset("spark.sql.streaming.multipleWatermarkPolicy")
+    for e in errors:
+        if e is not None:
+            raise e
+
+
+WINDOWED_TYPES = [JoinType.INNER, JoinType.LEFT_OUTER, JoinType.RIGHT_OUTER, JoinType.FULL_OUTER]
+
+
+def check_windowed(
+    spark: Any, workdir: Path, sc: JoinScenario, how: JoinType, policy: Policy, size: int
+) -> None:
+    sources: dict[str, Batches] = {"impressions": sc.impressions, "clicks": sc.clicks}
+    got = run_spark(
+        spark,
+        workdir / f"w{next(_counter)}",
+        sources,
+        windowed_join_pipeline(sc.imp_delay_ms, sc.click_delay_ms, size, how),
+        tuple,
+        trigger=sc.trigger,
+        operators=("symmetricHashJoin",),
+    )
+    want = windowed_join_model_facts(
+        sources, sc.imp_delay_ms, sc.click_delay_ms, size, how, sc.trigger, policy
+    )
+    assert got == want, (how, size, sc)
+
+
+# Joins on equal windows (rule J6): one join type per example, 6 scenarios each.
+@settings(
+    max_examples=max(1, round(3 * SCALE)),
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(join_scenarios(), min_size=PARALLEL, max_size=PARALLEL),
+    st.sampled_from(list(Policy)),
+    st.sampled_from(WINDOWED_TYPES),
+    st.sampled_from([2_000, 5_000, 10_000]),
+)
+def test_windowed_join_matches_spark(
+    spark: Any,
+    fast_state: None,
+    workdir: Path,
+    scenarios: list[JoinScenario],
+    policy: Policy,
+    how: JoinType,
+    size: int,
+) -> None:
+    for k, v in policy_conf(policy).items():
+        spark.conf.set(k, v)
+    try:
+        with ThreadPoolExecutor(len(scenarios)) as pool:
+            futures = [
+                pool.submit(check_windowed, spark, workdir, sc, how, policy, size)
+                for sc in scenarios
+            ]
             errors = [f.exception() for f in futures]
     finally:
         spark.conf.unset("spark.sql.streaming.multipleWatermarkPolicy")

@@ -100,3 +100,77 @@ def typed_join_model_facts(
             late[spark_of[int(rows.batch[i])]] += 1
     facts.dropped["symmetricHashJoin"] = late
     return facts
+
+
+def windowed_join_pipeline(
+    imp_delay_ms: int, click_delay_ms: int, window_ms: int, how: JoinType
+) -> Callable[[dict[str, DataFrame]], DataFrame]:
+    """Impressions and clicks joined on the impression and equal tumbling windows of their times
+    (StreamingJoinSuite's ``setupWindowedJoin``: only the window is kept of each time)."""
+
+    def build(frames: dict[str, DataFrame]) -> DataFrame:
+        size = f"{window_ms} milliseconds"
+        imps = (
+            frames["impressions"]
+            .withWatermark("t", f"{imp_delay_ms} milliseconds")
+            .select("impression_id", F.window("t", size).alias("lw"))
+        )
+        clicks = (
+            frames["clicks"]
+            .withWatermark("t", f"{click_delay_ms} milliseconds")
+            .select(
+                "click_id",
+                F.col("impression_id").alias("click_impression_id"),
+                F.window("t", size).alias("rw"),
+            )
+        )
+        cond = (F.col("impression_id") == F.col("click_impression_id")) & (
+            F.col("lw") == F.col("rw")
+        )
+        return imps.join(clicks, cond, SPARK_HOW[how]).select("impression_id", "click_id")
+
+    return build
+
+
+def windowed_join_model_facts(
+    sources: dict[str, Batches],
+    imp_delay_ms: int,
+    click_delay_ms: int,
+    window_ms: int,
+    how: JoinType,
+    trigger: Trigger,
+    policy: Policy,
+) -> Facts:
+    """Run :func:`join_typed` with a window and reduce it like ``run_spark`` does."""
+    from streamlab.model import WindowSpec
+
+    n = max(len(b) for b in sources.values())
+    imps = impression_rows(_pad(sources["impressions"], n))
+    clicks = click_rows(_pad(sources["clicks"], n))
+    maxima = [batch_maxima(r.batch, r.time_ms, r.valid, n) for r in (imps, clicks)]
+    plan = plan_batches(
+        [InputWatermark("impressions", imp_delay_ms), InputWatermark("clicks", click_delay_ms)],
+        maxima,
+        data_batches=n,
+        policy=policy,
+        trigger=trigger,
+    )
+    jo = join_typed(
+        imps, clicks, plan, JoinCondition(0, 0), how, window=WindowSpec(window_ms, window_ms)
+    )
+    facts = Facts(watermarks=[b.eviction_watermark for b in plan])
+    out: dict[int, list[tuple[Any, ...]]] = {}
+    for i, j, b in jo.pairs:
+        out.setdefault(b, []).append((imps.key[i], clicks.group[j]))
+    for i, b in jo.left_nulls:
+        out.setdefault(b, []).append((imps.key[i], None))
+    for j, b in jo.right_nulls:
+        out.setdefault(b, []).append((None, clicks.group[j]))
+    facts.outputs = {b: sorted(rows, key=_sort_key) for b, rows in out.items()}
+    spark_of = {b.data_batch: b.batch for b in plan if b.data_batch is not None}
+    late = [0] * len(plan)
+    for rows, outcome in ((imps, jo.left_outcome), (clicks, jo.right_outcome)):
+        for i in np.flatnonzero(outcome == LATE).tolist():
+            late[spark_of[int(rows.batch[i])]] += 1
+    facts.dropped["symmetricHashJoin"] = late
+    return facts
