@@ -9,7 +9,7 @@ watermark per batch, the same windows in the same batches, and the same
 ``numRowsDroppedByWatermark`` for the join and the aggregation.
 
 Hypothesis draws the scenarios, ``PARALLEL`` per example as concurrent queries, one watermark
-policy per example: 36 scenarios by default (scale 2); ``STREAMLAB_DIFF_SCALE`` draws more.
+policy per example: 30 scenarios by default (scale 2); ``STREAMLAB_DIFF_SCALE`` draws more.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def run_all(spark: Any, workdir: Path, scenarios: list[CtrScenario], policy: Pol
 
 
 @settings(
-    max_examples=max(1, round(3 * SCALE)),
+    max_examples=max(1, round(2.5 * SCALE)),
     deadline=None,
     database=None,
     phases=[Phase.explicit, Phase.generate],

@@ -5,7 +5,7 @@ For every scenario Spark and :func:`streamlab.model.joins.join_typed` must repor
 watermark per batch, the same rows in the same batches (pairs, NULL-padded rows of either
 side) and the same ``numRowsDroppedByWatermark``. Hypothesis draws the
 scenarios, ``PARALLEL`` per example as concurrent queries, one join type and one watermark
-policy per example: 36 scenarios per join type by default (scale 2).
+policy per example: 30 scenarios per join type by default (scale 2).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def check(spark: Any, workdir: Path, sc: JoinScenario, how: JoinType, policy: Po
 
 @pytest.mark.parametrize("how", NEW_TYPES, ids=str)
 @settings(
-    max_examples=max(1, round(3 * SCALE)),
+    max_examples=max(1, round(2.5 * SCALE)),
     deadline=None,
     database=None,
     phases=[Phase.explicit, Phase.generate],
@@ -138,7 +138,7 @@ def check_windowed(
 
 # Joins on equal windows (rule J6): one join type per example, 6 scenarios each.
 @settings(
-    max_examples=max(1, round(3 * SCALE)),
+    max_examples=max(1, round(2.5 * SCALE)),
     deadline=None,
     database=None,
     phases=[Phase.explicit, Phase.generate],
