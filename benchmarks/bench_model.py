@@ -8,7 +8,12 @@ Generates a lab of 10 batches x 100,000 events (plus re-sent copies), then times
 * Spark: the lab's own tumbling query (``streamlab.pipelines.tumbling_windows``) over the same
   batches, one per micro-batch, AvailableNow, into the ``noop`` sink.
 
-Usage: ``.venv/bin/python benchmarks/bench_model.py [--events-per-batch N] [--no-spark]``.
+With ``--join`` the shape is the lab's ``stream_join/ctr`` instead: impressions and clicks
+(``--events-per-batch`` impressions per batch, a fifth as many clicks) through the model's
+left outer join and the CTR windows after it (``simulate`` of ``stream_join``, which also runs
+the inner join of ``stream_join/clicks``), and through ``streamlab.pipelines.ad_ctr`` in Spark.
+
+Usage: ``.venv/bin/python benchmarks/bench_model.py [--events-per-batch N] [--join] [--no-spark]``.
 The machines are shared and noisy: read the ratio, not the absolute times.
 """
 
@@ -21,11 +26,12 @@ from pathlib import Path
 
 from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, simulate
+from streamlab.model.explain import ctr_windows, fate_array
 from streamlab.model.explain import events as event_details
-from streamlab.model.explain import fate_array
 from streamlab.model.landed import load_inputs
 from streamlab.raw.generator import GeneratorConfig, parse_base_time
 from streamlab.raw.provision import setup_lab
+from streamlab.settings import PipelineConfig
 
 
 def time_model(paths: LabPaths) -> dict[str, float]:
@@ -42,14 +48,31 @@ def time_model(paths: LabPaths) -> dict[str, float]:
     return {"load": t1 - t0, "simulate": t2 - t1, "total": t2 - t0, "details": t3 - t2}
 
 
-def time_spark(paths: LabPaths, root: Path) -> float:
+def time_join_model(paths: LabPaths) -> dict[str, float]:
+    t0 = time.perf_counter()
+    inputs = load_inputs(paths, ("impressions", "clicks"))
+    t1 = time.perf_counter()
+    result = simulate(inputs, ModelConfig.from_settings(PipelineConfig(), "stream_join"))
+    assert result.ctr is not None
+    t2 = time.perf_counter()
+    windows = ctr_windows(result)
+    t3 = time.perf_counter()
+    assert len(windows) == len(result.ctr.windows)
+    return {"load": t1 - t0, "simulate": t2 - t1, "total": t2 - t0, "details": t3 - t2}
+
+
+def time_spark(paths: LabPaths, root: Path, *, join: bool = False) -> float:
     from streamlab.ingest.sources import read_source
-    from streamlab.pipelines import PipelineConfig, tumbling_windows
+    from streamlab.pipelines import PipelineConfig, ad_ctr, tumbling_windows
     from streamlab.spark.session import lab_session
 
     spark = lab_session(paths.root, attach=False)
     try:
-        df = tumbling_windows(read_source(spark, paths, "events"), PipelineConfig())
+        if join:
+            imps = read_source(spark, paths, "impressions")
+            df = ad_ctr(imps, read_source(spark, paths, "clicks"), PipelineConfig())
+        else:
+            df = tumbling_windows(read_source(spark, paths, "events"), PipelineConfig())
         t0 = time.perf_counter()
         query = (
             df.writeStream.format("noop")
@@ -72,28 +95,35 @@ def main() -> None:
     parser.add_argument("--events-per-batch", type=int, default=100_000)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--no-spark", action="store_true", help="time the model only")
+    parser.add_argument("--join", action="store_true", help="time stream_join/ctr instead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-model-") as tmp:
         root = Path(tmp)
         paths = LabPaths.resolve(root / "lab")
+        per = args.events_per_batch
         cfg = GeneratorConfig(
             base_time=parse_base_time("2026-01-01T09:00:00"),
             batches=args.batches,
-            events_per_batch=args.events_per_batch,
-            impressions_per_batch=1,
-            clicks_per_batch=0,
+            events_per_batch=1 if args.join else per,
+            impressions_per_batch=per if args.join else 1,
+            clicks_per_batch=per // 5 if args.join else 0,
         )
         setup_lab(paths, cfg)
-        n = args.batches * round(args.events_per_batch * (1 + cfg.duplicate_share))
-        model = time_model(paths)
-        print(f"events: {n:,}")
+        if args.join:
+            n = args.batches * (per + per // 5)
+            model = time_join_model(paths)
+            print(f"impressions and clicks: {n:,}")
+        else:
+            n = args.batches * round(args.events_per_batch * (1 + cfg.duplicate_share))
+            model = time_model(paths)
+            print(f"events: {n:,}")
         print(
             "model: {total:.2f}s (load {load:.2f}s, simulate and fates {simulate:.2f}s); "
-            "per-event JSON details another {details:.2f}s".format(**model)
+            "JSON details another {details:.2f}s".format(**model)
         )
         if args.no_spark:
             return
-        spark_s = time_spark(paths, root)
+        spark_s = time_spark(paths, root, join=args.join)
         print(f"spark: {spark_s:.2f}s (AvailableNow, one landed batch per micro-batch)")
         print(f"ratio model/spark: {model['total'] / spark_s:.3f} (goal: below 0.1)")
 

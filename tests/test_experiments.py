@@ -110,6 +110,11 @@ def test_sweep_and_compare_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     points = json.loads(result.stdout)["points"]
     assert [p["delay_ms"] for p in points] == [0, 600_000]
+    # The same delays on the join's two inputs: what they cost the join and the CTR.
+    join = json.loads(result.stdout)["join"]
+    assert [c["delay_ms"] for c in join] == [0, 600_000]
+    assert join[0]["late_clicks"] >= join[1]["late_clicks"]
+    assert all(c["pairs"] <= c["pairs_possible"] for c in join)
     compared = runner.invoke(app, ["compare-windows", "--root", str(lab.root), "--json"])
     assert set(json.loads(compared.stdout)) == {"tumbling", "sliding"}
     for bad, words in (

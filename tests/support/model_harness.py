@@ -33,7 +33,13 @@ EVENTS = StructType(
         StructField("t", LongType()),
     ]
 )
-IMPRESSIONS = StructType([StructField("impression_id", StringType()), StructField("t", LongType())])
+IMPRESSIONS = StructType(
+    [
+        StructField("impression_id", StringType()),
+        StructField("t", LongType()),
+        StructField("ad_id", StringType()),
+    ]
+)
 CLICKS = StructType(
     [
         StructField("click_id", StringType()),

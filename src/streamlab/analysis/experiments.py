@@ -152,3 +152,117 @@ def compare_windows(
         result = simulate({"events": events}, replace(base, window=spec))
         out[name] = (outcome(result, data_batch_times_ms), result)
     return out
+
+
+@dataclass(frozen=True)
+class JoinCost:
+    """What one watermark delay on both join inputs gives ``stream_join``, by the model."""
+
+    delay_ms: int
+    """The ``withWatermark`` delay of impressions and clicks."""
+    impressions: int
+    """Impressions with a valid time."""
+    clicks: int
+    """Clicks with a valid time."""
+    late_impressions: int
+    """Impressions the join drops as late."""
+    late_clicks: int
+    """Clicks the join drops as late (their click is lost to the CTR)."""
+    pairs: int
+    """(impression, click) pairs the join emits by the end of the run."""
+    pairs_possible: int
+    """Pairs of the same impression within the click window, whatever their lateness."""
+    null_rows: int
+    """Impressions the left outer join emits without a click (evicted unmatched)."""
+    join_state_max: int
+    """Most rows the join holds in state after any batch (both sides)."""
+    ctr_windows_emitted: int
+    """``stream_join/ctr`` windows (per ad) written by the end of the run."""
+    ctr_windows_open: int
+    """Windows still waiting for the join's output watermark."""
+    ctr_emitted: float | None
+    """Clicked impressions / impressions over the written windows."""
+    ctr_possible: float | None
+    """The same over every impression, had nothing been late or still waiting."""
+    ctr_emit_delay_median_s: float | None
+    """Median processing time from a CTR window's end to its writing, in seconds."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the cost as JSON-ready data."""
+        return asdict(self)
+
+
+def join_cost(result: Result, data_batch_times_ms: Sequence[int]) -> JoinCost:
+    """Summarize a ``stream_join`` model run (with its ``ctr`` query) as one :class:`JoinCost`."""
+    from streamlab.model.join import LATE
+
+    if result.join is None or result.ctr is None:
+        raise StreamlabError("join costs need the stream_join pipeline with its ctr query")
+    imps, clicks = result.inputs["impressions"], result.inputs["clicks"]
+    chain = result.ctr
+    cond = result.config.join
+    by_key: dict[object, list[int]] = {}
+    for j in np.flatnonzero(clicks.valid).tolist():
+        by_key.setdefault(clicks.key[j], []).append(int(clicks.time_ms[j]))
+    possible = 0
+    clicked: set[object] = set()
+    for i in np.flatnonzero(imps.valid).tolist():
+        t = int(imps.time_ms[i])
+        hits = sum(
+            1 for c in by_key.get(imps.key[i], ()) if t + cond.lower_ms <= c <= t + cond.upper_ms
+        )
+        possible += hits
+        if hits:
+            clicked.add(imps.key[i])
+    all_imps = {imps.key[i] for i in np.flatnonzero(imps.valid).tolist()}
+    written = [w for w in chain.windows if w.emitted_batch is not None]
+    shown = sum(w.impressions for w in written)
+    when = batch_times_ms(result, data_batch_times_ms)
+    delays = [
+        (when[w.emitted_batch] - w.window_end) / 1000
+        for w in written
+        if w.emitted_batch is not None
+    ]
+    state = result.join.state_rows
+    return JoinCost(
+        delay_ms=result.config.delay_of("impressions"),
+        impressions=int(imps.valid.sum()),
+        clicks=int(clicks.valid.sum()),
+        late_impressions=int((chain.join.left_outcome == LATE).sum()),
+        late_clicks=int((chain.join.right_outcome == LATE).sum()),
+        pairs=len(result.join.pairs),
+        pairs_possible=possible,
+        null_rows=len(chain.join.null_rows),
+        join_state_max=int(state.max()) if len(state) else 0,
+        ctr_windows_emitted=len(written),
+        ctr_windows_open=len(chain.windows) - len(written),
+        ctr_emitted=sum(w.clicked_impressions for w in written) / shown if shown else None,
+        ctr_possible=len(clicked) / len(all_imps) if all_imps else None,
+        ctr_emit_delay_median_s=float(np.median(delays)) if delays else None,
+    )
+
+
+def join_sweep(
+    inputs: dict[str, Rows],
+    delays_ms: Sequence[int],
+    base: ModelConfig,
+    data_batch_times_ms: Sequence[int],
+) -> list[JoinCost]:
+    """Return what each delay (on both inputs) costs the join and the CTR, by the model.
+
+    >>> imps = Rows.from_batches([[("i1", 60_000, "ad")], [("i2", 400_000, "ad")]])
+    >>> clicks = Rows.from_batches([[], [("i1", 70_000, "c1"), ("i2", 401_000, "c2")]])
+    >>> base = ModelConfig(pipeline="stream_join", window=WindowSpec(300_000, 300_000))
+    >>> costs = join_sweep({"impressions": imps, "clicks": clicks}, [0, 600_000], base, [0, 1])
+    >>> [(c.delay_ms, c.pairs, c.late_clicks) for c in costs]
+    [(0, 2, 0), (600000, 2, 0)]
+    """
+    if not delays_ms:
+        raise StreamlabError("--delays needs at least one delay, e.g. --delays 0s,5m,10m")
+    if base.pipeline != "stream_join":
+        raise StreamlabError("the join sweep runs the stream_join pipeline")
+    out = []
+    for d in delays_ms:
+        cfg = replace(base, delay_ms=d, delays_ms={"impressions": d, "clicks": d})
+        out.append(join_cost(simulate(inputs, cfg), data_batch_times_ms))
+    return out

@@ -10,7 +10,12 @@ the landed batches Spark has processed, and compared with the query's table:
   ``event_id``s of ``streaming_bronze.late_events`` (as multisets);
 * ``duplicates_removed``: the ``event_id``s the model keeps in the dedup query against those of
   ``streaming_silver.events_dedup``, and the duplicates it removes against Spark's own
-  ``numDroppedDuplicateRows`` from the progress log.
+  ``numDroppedDuplicateRows`` from the progress log;
+* ``join_pairs``: the (impression, click) pairs the model's inner join emits against the rows of
+  ``streaming_silver.ad_clicks`` (as multisets);
+* ``ctr_windows``: the windows of ``stream_join/ctr`` the model emits (a left outer join, then
+  a count per ad and window with the join's output watermark) against the rows of
+  ``streaming_gold.ad_ctr``: impressions, clicked impressions and clicks.
 
 The trigger is not recorded with a query's settings, so it is read from the checkpoint: the
 model plans the batches with each trigger it knows, and the one whose plan (which landed batch
@@ -49,10 +54,12 @@ from streamlab.run.progress import latest_by_batch, progress_log, read_progress
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-COMPARISONS = ("windows_emitted", "late_events", "duplicates_removed")
+COMPARISONS = ("windows_emitted", "late_events", "duplicates_removed", "join_pairs", "ctr_windows")
 """What is compared, in report order; each is checked as ``model.<name>``."""
 
 DEDUP = "dedup"
+CLICKS = "stream_join/clicks"
+CTR = "stream_join/ctr"
 _BATCH = re.compile(r"/batch_(\d+)/[^/]*$")
 
 
@@ -129,13 +136,17 @@ def compare_with_model(
     specs = {q.name: q for q in QUERIES}
     tumbling = _model_query(paths, specs[TUMBLING], overrides)
     dedup = _model_query(paths, specs[DEDUP], overrides)
+    clicks = _model_join_query(paths, specs[CLICKS], overrides)
+    ctr = _model_join_query(paths, specs[CTR], overrides)
     comparisons = {
         "windows_emitted": _windows(spark, paths, tumbling),
         "late_events": _late(spark, paths, tumbling),
         "duplicates_removed": _duplicates(spark, paths, dedup),
+        "join_pairs": _join_pairs(spark, paths, clicks),
+        "ctr_windows": _ctr_windows(spark, paths, ctr),
     }
     report = GroundTruth(str(paths.root), comparisons)
-    for m in (tumbling, dedup):
+    for m in (tumbling, dedup, clicks, ctr):
         if isinstance(m, _Modelled):
             report.models[m.spec.name] = m.summary
     for name in COMPARISONS:
@@ -424,3 +435,154 @@ def _spark_duplicates(paths: LabPaths, m: _Modelled) -> int | None:
         for b in m.committed
         for op in records[b]["state_operators"]
     )
+
+
+# -- the join queries ---------------------------------------------------------------------------
+
+
+def _model_join_query(
+    paths: LabPaths, spec: QuerySpec, overrides: dict[str, int]
+) -> _Modelled | str | None:
+    """Run the model of a ``stream_join`` query as Spark ran it (see :func:`_model_query`)."""
+    ckpt = spec.checkpoint(paths)
+    if not has_run(ckpt):
+        return None
+    try:
+        return _model_join_run(paths, spec, ckpt, overrides)
+    except (StreamlabError, OSError, ValueError, KeyError) as exc:
+        return f"cannot model {spec.name}: {exc}"
+
+
+def _model_join_run(
+    paths: LabPaths, spec: QuerySpec, ckpt: Path, overrides: dict[str, int]
+) -> _Modelled:
+    committed = committed_batches(ckpt)
+    if committed != list(range(len(committed))):
+        raise StreamlabError(f"its commits are not numbered 0..{len(committed) - 1}")
+    recorded = PipelineConfig.from_dict({**_recorded(ckpt), **overrides})
+    layout = _layout(ckpt, committed)
+    processed = sorted({b for b in layout if b is not None})
+    if processed != list(range(len(processed))):
+        raise StreamlabError(f"Spark read landed batches {processed}, not 0..{len(processed) - 1}")
+    quarantine = QuarantineConfig(recorded.max_skew_ms)
+    inputs = {
+        name: _first_batches(load_source(paths, name, quarantine), len(processed))
+        for name in ("impressions", "clicks")
+    }
+    base = ModelConfig.from_settings(recorded, "stream_join", outer=spec.name == CTR)
+    watermarks = [read_offsets(ckpt, b).watermark_ms for b in committed]
+    chosen: tuple[Result, str, bool] | None = None
+    for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
+        result = simulate(inputs, _with_trigger(base, trigger))
+        planned = [b.data_batch for b in result.batches][: len(committed)]
+        if planned != layout or len(result.batches) < len(committed):
+            continue
+        model_wm = [b.eviction_watermark for b in result.batches[: len(committed)]]
+        if model_wm == watermarks:
+            chosen = (result, f"trigger {trigger.value}, read from the checkpoint's batches", True)
+            break
+        first = next(i for i, (a, b) in enumerate(zip(model_wm, watermarks, strict=True)) if a != b)
+        note = (
+            f"batch {first} ran with watermark {_hm(watermarks[first], True)}, "
+            f"model {_hm(model_wm[first], True)}"
+        )
+        chosen = chosen or (result, note, False)
+    comparable = chosen is not None
+    if chosen is None:
+        no_data = [b for b, d in zip(committed, layout, strict=True) if d is None]
+        note = (
+            f"Spark's batches (no-data batches {no_data}) match no trigger the model plans: "
+            "the lab ran in several runs with batches landed in between"
+        )
+        chosen = (simulate(inputs, base), note, False)
+    result, note, plan_ok = chosen
+    summary = {
+        "settings": spec.recorded(recorded),
+        "trigger": result.config.trigger.value,
+        "landed_batches": len(processed),
+        "spark_batches": len(committed),
+        "plan": note,
+    }
+    return _Modelled(spec, ckpt, committed, result, note, plan_ok, summary, comparable)
+
+
+def _join_pairs(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Comparison:
+    early = _unmodelled(m, CLICKS)
+    if early is not None or not isinstance(m, _Modelled):
+        return early or _failed("no model")
+    jo = m.result.join
+    assert jo is not None
+    imps, clicks = m.result.inputs["impressions"], m.result.inputs["clicks"]
+    last = m.committed[-1]
+    model = Counter(f"{imps.key[i]}/{clicks.group[j]}" for i, j, b in jo.pairs if b <= last)
+    table = _read(
+        spark,
+        table_ref(paths, "streaming_silver.ad_clicks").path,
+        "impression_id STRING, click_id STRING",
+        ["impression_id", "click_id"],
+    )
+    found = Counter(f"{r[0]}/{r[1]}" for r in table)
+    spark_n, model_n = sum(found.values()), sum(model.values())
+    diff = first_difference(found, model, order=str)
+    detail = f"{spark_n} joined clicks in streaming_silver.ad_clicks, {model_n} by the model"
+    if diff is not None:
+        detail += "; first difference: " + side_by_side(
+            f"impression/click {diff}", found[diff], model[diff]
+        )
+    return Comparison(spark_n, model_n, diff is None and m.plan_ok, detail + _plan_detail(m))
+
+
+def _ctr_windows(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Comparison:
+    from pyspark.sql import functions as F
+
+    early = _unmodelled(m, CTR)
+    if early is not None or not isinstance(m, _Modelled):
+        return early or _failed("no model")
+    chain = m.result.ctr
+    if chain is None:
+        return _failed(f"cannot model {CTR}: the model ran without its aggregation")
+    last = m.committed[-1]
+    Key = tuple[int, int, str]
+    model: dict[Key, list[tuple[int, int, int]]] = {}
+    for w in chain.windows:
+        if w.emitted_batch is not None and w.emitted_batch <= last:
+            values = (w.impressions, w.clicked_impressions, w.clicks)
+            model.setdefault((w.window_start, w.window_end, str(w.ad_id)), []).append(values)
+    rows = _read(
+        spark,
+        table_ref(paths, "streaming_gold.ad_ctr").path,
+        "window_start TIMESTAMP, window_end TIMESTAMP, ad_id STRING, impressions INT, "
+        "clicked_impressions INT, clicks BIGINT",
+        [
+            F.unix_millis("window_start"),
+            F.unix_millis("window_end"),
+            "ad_id",
+            "impressions",
+            "clicked_impressions",
+            "clicks",
+        ],
+    )
+    found: dict[Key, list[tuple[int, int, int]]] = {}
+    for r in rows:
+        found.setdefault((int(r[0]), int(r[1]), str(r[2])), []).append(
+            (int(r[3]), int(r[4]), int(r[5]))
+        )
+    for counts in (*found.values(), *model.values()):
+        counts.sort()
+    spark_n, model_n = len(rows), sum(len(v) for v in model.values())
+    diff = first_difference(found, model)
+    detail = f"{spark_n} CTR windows written by Spark, {model_n} expected by the model"
+    if diff is not None:
+        start, end, ad = diff
+        detail += "; first difference: " + side_by_side(
+            f"window {_hm(start)}-{_hm(end)} {ad} (impressions, clicked, clicks)",
+            _ctr_counts(found.get(diff)),
+            _ctr_counts(model.get(diff)),
+        )
+    return Comparison(spark_n, model_n, diff is None and m.plan_ok, detail + _plan_detail(m))
+
+
+def _ctr_counts(values: list[tuple[int, int, int]] | None) -> str:
+    if not values:
+        return "not written"
+    return " and ".join(f"{a}/{b}/{c}" for a, b, c in values)

@@ -31,7 +31,7 @@ from streamlab.settings import SWEEP_DELAYS
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from streamlab.analysis.experiments import Outcome
+    from streamlab.analysis.experiments import JoinCost, Outcome
     from streamlab.model import Rows
 
 WindowOpt = Annotated[
@@ -87,6 +87,56 @@ def _outcome_row(o: Outcome) -> list[str]:
     ]
 
 
+def _join_costs(
+    paths: LabPaths, delays: list[int], window: str | None, trigger: str, times: list[int]
+) -> list[JoinCost]:
+    """Return the join sweep over the lab's impressions and clicks (empty without them)."""
+    from streamlab.analysis.experiments import join_sweep
+    from streamlab.model.landed import load_source
+    from streamlab.raw.landing import landed_batches
+
+    if not landed_batches(paths, "impressions") or not landed_batches(paths, "clicks"):
+        return []
+    inputs = {name: load_source(paths, name) for name in ("impressions", "clicks")}
+    base = build_config("stream_join", window=window, trigger=trigger)
+    return join_sweep(inputs, delays, base, times)
+
+
+def _join_table(costs: list[JoinCost]) -> Any:
+    def share(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1%}"
+
+    table = new_table(
+        title="The same delays on the join's impressions and clicks (stream_join, stream_join/ctr)"
+    )
+    for header in (
+        "delay",
+        "pairs joined",
+        "late clicks",
+        "no-click rows",
+        "join state max",
+        "CTR windows written",
+        "CTR written",
+        "CTR of all data",
+        "CTR emit median (min)",
+    ):
+        table.add_column(header, justify="right")
+    for c in costs:
+        median = c.ctr_emit_delay_median_s
+        table.add_row(
+            describe(c.delay_ms),
+            f"{c.pairs}/{c.pairs_possible}",
+            str(c.late_clicks),
+            str(c.null_rows),
+            str(c.join_state_max),
+            f"{c.ctr_windows_emitted}/{c.ctr_windows_emitted + c.ctr_windows_open}",
+            share(c.ctr_emitted),
+            share(c.ctr_possible),
+            "-" if median is None else f"{median / 60:.1f}",
+        )
+    return table
+
+
 _DELAYS = ",".join(SWEEP_DELAYS)
 _OUTCOME_HEADERS = [
     "delay",
@@ -134,6 +184,7 @@ def register(app: typer.Typer) -> None:
             )
         events, times = lab_events(paths)
         points = sweep(events, wanted, base, times)
+        costs = _join_costs(paths, wanted, window, trigger, times)
         confirmed = []
         if checks:
             from streamlab.checks.confirm import confirm as run_confirm
@@ -156,6 +207,8 @@ def register(app: typer.Typer) -> None:
             for point in points:
                 table.add_row(*_outcome_row(point))
             out.print(table)
+            if costs:
+                out.print(_join_table(costs))
             for c in confirmed:
                 mark = "✓" if c.matches else "✗"
                 verdict = "identical" if c.matches else f"they differ: {c.difference}"
@@ -171,6 +224,7 @@ def register(app: typer.Typer) -> None:
         data = {
             "points": [p.to_dict() for p in points],
             "confirmed": [c.to_dict() for c in confirmed],
+            "join": [c.to_dict() for c in costs],
         }
         emit(data, json, render)
         if not all(c.matches for c in confirmed):

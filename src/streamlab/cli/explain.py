@@ -123,8 +123,22 @@ def _render(data: dict[str, Any]) -> Any:
         if data.get("join"):
             nulls = sum(1 for r in data["join"] if r["click_id"] is None)
             console.print(f"Join output: {len(data['join']) - nulls} pairs, {nulls} NULL rows")
+        if data.get("ctr_windows"):
+            console.print(_ctr_line(data["ctr_windows"], data["ctr_window"]))
 
     return render
+
+
+def _ctr_line(windows: list[dict[str, Any]], size: str) -> str:
+    written = [w for w in windows if w["emitted_batch"] is not None]
+    imps = sum(w["impressions"] for w in written)
+    clicked = sum(w["clicked_impressions"] for w in written)
+    rate = f"{clicked / imps:.1%}" if imps else "-"
+    return (
+        f"stream_join/ctr ({size} windows per ad): {len(written)} written, "
+        f"{len(windows) - len(written)} still open; CTR of the written ones {rate} "
+        f"({clicked} of {imps} impressions clicked)"
+    )
 
 
 def _short(iso_time: str) -> str:

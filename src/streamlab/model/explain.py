@@ -1,7 +1,8 @@
 """Per-event fates, per-batch watermarks and windows, as data and as plain words.
 
 ``report(result)`` turns a model :class:`~streamlab.model.simulate.Result` into JSON-ready data:
-``batches[]``, ``events[]`` and ``windows[]`` (``join[]`` for the stream join);
+``batches[]``, ``events[]`` and ``windows[]`` (``join[]`` and ``ctr_windows[]`` for the stream
+join);
 :func:`streamlab.model.story.story` tells one event's story in words.
 """
 
@@ -214,6 +215,29 @@ def join_rows(result: Result) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["batch"], str(r["impression_id"]), str(r["click_id"])))
 
 
+def ctr_windows(result: Result) -> list[dict[str, Any]]:
+    """Return ``stream_join/ctr``'s windows, by the columns of ``streaming_gold.ad_ctr``.
+
+    One entry per ad and impression-time window that has a joined row, with the batch that
+    writes it (``None`` while the window is open).
+    """
+    if result.ctr is None:
+        return []
+    return [
+        {
+            "window_start": iso(w.window_start),
+            "window_end": iso(w.window_end),
+            "ad_id": w.ad_id,
+            "impressions": w.impressions,
+            "clicked_impressions": w.clicked_impressions,
+            "clicks": w.clicks,
+            "ctr": w.ctr,
+            "emitted_batch": w.emitted_batch,
+        }
+        for w in result.ctr.windows
+    ]
+
+
 def report(result: Result) -> dict[str, Any]:
     """Return everything ``streamlab explain --json`` prints."""
     cfg = result.config
@@ -231,6 +255,9 @@ def report(result: Result) -> dict[str, Any]:
         data["slide"] = describe(cfg.window.slide_ms)
     if result.join is not None:
         data["join"] = join_rows(result)
+    if result.ctr is not None:
+        data["ctr_window"] = describe(cfg.window.size_ms)
+        data["ctr_windows"] = ctr_windows(result)
     return data
 
 

@@ -29,10 +29,11 @@ from streamlab.raw.landing import landed_batches
 
 _KEY_AND_GROUP = {
     "events": ("event_id", "event_type"),
-    "impressions": ("impression_id", "impression_id"),
+    "impressions": ("impression_id", "ad_id"),
     "clicks": ("impression_id", "click_id"),
 }
-"""Per source: the model's ``key`` column and its ``group`` column (the click's own id)."""
+"""Per source: the model's ``key`` column and its ``group`` column (the impression's ad, the
+click's own id)."""
 
 
 def parse_times(
@@ -136,7 +137,7 @@ _LINES = {
         re.M,
     ),
     "impressions": re.compile(
-        r'^\{"impression_id":"([^"\\\n]*)","ad_id":"[^"\\\n]*","user_id":"[^"\\\n]*",'
+        r'^\{"impression_id":"([^"\\\n]*)","ad_id":"([^"\\\n]*)","user_id":"[^"\\\n]*",'
         r'"impression_time":"([^"\\\n]*)"\}$',
         re.M,
     ),
@@ -178,11 +179,11 @@ def _from_template(source: str, found: list[tuple[str, ...]]) -> list[list[objec
             [f[2] for f in found],
             [f[3] for f in found],
         ]
-    if source == "impressions":  # key and group are both the impression id
+    if source == "impressions":  # impression_id, ad_id, impression_time
         return [
             [f[0] for f in found],
-            [f[0] for f in found],
             [f[1] for f in found],
+            [f[2] for f in found],
             [None] * len(found),
         ]
     # clicks: key is the impression, group the click's own id

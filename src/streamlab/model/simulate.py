@@ -7,19 +7,21 @@ pipeline's operators in the order the lab's queries chain them:
   windowed count per ``event_type`` in append mode;
 * ``dedup``: watermark, then ``dropDuplicatesWithinWatermark(["event_id"])``;
 * ``stream_join``: impressions and clicks, each with its watermark, joined on
-  ``impression_id`` within a time range (inner or left outer).
+  ``impression_id`` within a time range (inner or left outer); and the lab's second join
+  query, ``stream_join/ctr``: a left outer join, then a count per ad and window
+  (:mod:`streamlab.model.chain`).
 
 In Spark 4 each stateful operator gets its input watermarks from ``WatermarkPropagator``; the
 deduplication passes its input watermark through unchanged, so the aggregation after it sees
 the same two watermarks per batch, and one plan of batches serves every operator of these
-queries. (An aggregation after a join would see the join's delayed output watermark; none of
-the modelled pipelines has one.)
+queries. The aggregation of ``stream_join/ctr`` comes after a join and sees the join's output
+watermark, held back by the join's time range (:func:`streamlab.model.chain.downstream`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -27,6 +29,7 @@ import numpy.typing as npt
 
 from streamlab.errors import StreamlabError
 from streamlab.model.aggregate import AggregateOutcome, aggregate
+from streamlab.model.chain import ChainOutcome, click_through
 from streamlab.model.dedup import KEPT, DedupOutcome, deduplicate
 from streamlab.model.events import Rows
 from streamlab.model.fates import FateArray, event_fates, join_fates
@@ -79,6 +82,9 @@ class ModelConfig:
     """Per-input delays that override ``delay_ms`` (e.g. ``{"clicks": 120_000}``)."""
     final_no_data_batch: bool = True
     """With AvailableNow, whether Spark's closing no-data batch is modelled."""
+    allow_multiple: bool = True
+    """``spark.sql.streaming.statefulOperator.allowMultiple``: whether a stateful operator may
+    follow another (``stream_join/ctr``'s aggregation after its join); Spark's default."""
 
     def __post_init__(self) -> None:
         """Reject unknown pipelines and negative delays."""
@@ -162,6 +168,9 @@ class Result:
     """Join output and row outcomes, for ``stream_join``."""
     state_rows: IntArray
     """Per batch: rows held in state by all the query's operators after the batch."""
+    ctr: ChainOutcome | None = None
+    """``stream_join``: the ``stream_join/ctr`` query (left outer join, then counts per ad and
+    window of ``config.window``) over the same batches; ``None`` without ``allow_multiple``."""
 
     @cached_property
     def fates(self) -> FateArray:
@@ -210,6 +219,7 @@ def simulate(inputs: Mapping[str, Rows], config: ModelConfig) -> Result:
     dedup_out: DedupOutcome | None = None
     agg_out: AggregateOutcome | None = None
     join_out: JoinOutcome | None = None
+    ctr: ChainOutcome | None = None
     state = np.zeros(len(batches), dtype=np.int64)
     if config.pipeline in ("windowed_agg", "dedup"):
         events = inputs["events"]
@@ -222,6 +232,15 @@ def simulate(inputs: Mapping[str, Rows], config: ModelConfig) -> Result:
             agg_out = aggregate(events, reached, batches, config.window)
             state = state + agg_out.state_rows
     else:
-        join_out = join(inputs["impressions"], inputs["clicks"], batches, config.join)
+        imps, clicks = inputs["impressions"], inputs["clicks"]
+        if config.allow_multiple:
+            outer = replace(config.join, outer=True)
+            ctr = click_through(imps, clicks, batches, outer, config.window)
+        if ctr is not None:
+            # The join type only decides whether evicted unmatched impressions get a NULL row:
+            # the inner join is the ctr query's left outer join without them.
+            join_out = ctr.join if config.join.outer else replace(ctr.join, null_rows=[])
+        else:
+            join_out = join(imps, clicks, batches, config.join)
         state = state + join_out.state_rows
-    return Result(config, dict(inputs), batches, dedup_out, agg_out, join_out, state)
+    return Result(config, dict(inputs), batches, dedup_out, agg_out, join_out, state, ctr)
