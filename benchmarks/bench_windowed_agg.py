@@ -15,7 +15,10 @@ to its last query's end (Spark's start-up is left out of every side):
 * ``batch``: Spark's batch job for the same result: read every file once, drop duplicate
   ``event_id``s, both window aggregations, written as Parquet.
 
-Prints one JSON line: each side's seconds, events per second, and the ratios to streamlab.
+With ``--repeat N`` the sides run interleaved, N rounds (streamlab, hand, batch, defaults,
+streamlab, ...), so that every side sees the same load. Prints one JSON line: each side's median
+seconds and runs, rows per second, the load average after each round, and the ratios of the
+medians to streamlab.
 
     .venv/bin/python benchmarks/bench_windowed_agg.py [--batches 10] [--events-per-batch 10000]
 
@@ -28,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -148,11 +152,15 @@ def side_batch(root: Path) -> dict[str, Any]:
     return {"seconds": seconds}
 
 
-def side_streamlab(root: Path) -> dict[str, Any]:
-    """``streamlab run windowed_agg``, as a user runs it; its own timing of the queries."""
+def side_streamlab(root: Path, again: bool = False) -> dict[str, Any]:
+    """``streamlab run windowed_agg``, as a user runs it; its own timing of the queries.
+
+    ``again``: start the pipeline over (``--reset``), for a second round on the same lab.
+    """
     wall = time.monotonic()
+    command = [sys.executable, "-m", "streamlab", "run", "windowed_agg", "--root", str(root)]
     done = subprocess.run(
-        [sys.executable, "-m", "streamlab", "run", "windowed_agg", "--root", str(root), "--json"],
+        [*command, "--json", *(["--reset"] if again else [])],
         capture_output=True,
         text=True,
         check=True,
@@ -174,6 +182,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--events-per-batch", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=3, help="batches the defaults side runs")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of all sides (medians)")
     parser.add_argument("--side", choices=["hand", "defaults", "batch"], help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,33 +206,43 @@ def main() -> None:
     )
     setup_lab(LabPaths.resolve(root), cfg)
     rows = sum(f.read_bytes().count(b"\n") for f in (root / "events").glob("batch_*/part-*.json"))
-    sides = {
-        "streamlab": side_streamlab(root),
-        "hand": _child("hand", root, None),
-        "batch": _child("batch", root, None),
-    }
     sample = min(args.sample, args.batches)
-    sampled = _child("defaults", root, sample)
-    sides["defaults"] = {
-        "seconds": sampled["seconds"] * args.batches / sample,
-        "sampled_batches": sample,
-        "note": f"run on {sample} of {args.batches} batches, extrapolated per batch",
-    }
-    ours = sides["streamlab"]["seconds"]
+    runs: dict[str, list[float]] = {"streamlab": [], "hand": [], "batch": [], "defaults": []}
+    walls: list[float] = []
+    load = [round(os.getloadavg()[0], 1)]
+    for round_ in range(args.repeat):  # the sides interleaved, so each round sees one load
+        ours = side_streamlab(root, again=round_ > 0)
+        runs["streamlab"].append(ours["seconds"])
+        walls.append(ours["wall_seconds"])
+        runs["hand"].append(_child("hand", root, None)["seconds"])
+        runs["batch"].append(_child("batch", root, None)["seconds"])
+        sampled = _child("defaults", root, sample)["seconds"]
+        runs["defaults"].append(sampled * args.batches / sample)
+        load.append(round(os.getloadavg()[0], 1))
     result: dict[str, Any] = {
         "bench": "windowed_agg",
         "batches": args.batches,
         "events_per_batch": args.events_per_batch,
         "rows": rows,
+        "repeat": args.repeat,
         "cpus": os.cpu_count(),
+        "load_average": load,
     }
-    for name, side in sides.items():
-        side["seconds"] = round(side["seconds"], 2)
-        side["rows_per_s"] = round(rows / side["seconds"]) if side["seconds"] else None
-        result[name] = side
-    result["speedup_vs_hand"] = round(sides["hand"]["seconds"] / ours, 2)
-    result["speedup_vs_defaults"] = round(sides["defaults"]["seconds"] / ours, 2)
-    result["slowdown_vs_batch"] = round(ours / sides["batch"]["seconds"], 2)
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    for name, values in runs.items():
+        seconds = medians[name]
+        result[name] = {
+            "seconds": round(seconds, 2),
+            "rows_per_s": round(rows / seconds) if seconds else None,
+            "runs_s": [round(v, 2) for v in values],
+        }
+    result["streamlab"]["wall_seconds"] = round(statistics.median(walls), 2)
+    result["defaults"]["sampled_batches"] = sample
+    result["defaults"]["note"] = f"run on {sample} of {args.batches} batches, extrapolated"
+    ours = medians["streamlab"]
+    result["speedup_vs_hand"] = round(medians["hand"] / ours, 2)
+    result["speedup_vs_defaults"] = round(medians["defaults"] / ours, 2)
+    result["slowdown_vs_batch"] = round(ours / medians["batch"], 2)
     print(json.dumps(result))
     shutil.rmtree(root.parent, ignore_errors=True)
 

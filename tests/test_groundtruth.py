@@ -18,12 +18,15 @@ from pyspark.sql import SparkSession
 from streamlab.checks.groundtruth import COMPARISONS, compare_with_model
 from streamlab.lab.catalog import table_ref
 from streamlab.lab.paths import LabPaths
-from streamlab.pipelines.registry import LATE_TABLE
+from streamlab.pipelines.registry import LATE_TABLE, QUERIES, TUMBLING
 from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.landing import landed_batches
 from streamlab.raw.provision import setup_lab
+from streamlab.run.checkpoint import planned_batches
+from streamlab.run.progress import progress_log
 from streamlab.run.runner import run_pipelines
 from tests.support.lab import BASE_TIME, GuideRun
+from tests.support.replay import replay
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +169,43 @@ def test_before_any_run_everything_is_not_run(spark: SparkSession, guide_lab: La
     for _, (ok, detail) in _checks(report).items():
         assert ok and detail.startswith("not run: ")
     assert data["models"] == {}
+
+
+LONG_RUN = 25
+"""Landed batches of the long lab: past the 20 batches Spark keeps offsets and commits of."""
+
+
+def test_a_run_longer_than_spark_keeps_its_offsets_is_modelled_from_durable_state(
+    spark: SparkSession, lab: LabPaths, tmp_path: Path
+) -> None:
+    setup_lab(lab, GeneratorConfig(base_time=BASE_TIME, batches=LONG_RUN, events_per_batch=20))
+    run_pipelines(spark, lab, ["windowed_agg", "late_data", "dedup"])
+    for name in (TUMBLING, "dedup"):
+        (spec,) = [q for q in QUERIES if q.name == name]
+        assert planned_batches(spec.checkpoint(lab))[0] > 0, "Spark kept every batch's offsets"
+    want = replay(lab.root)
+    assert want.data_batches == LONG_RUN and want.late > 0 and want.windows
+    report = compare_with_model(spark, lab)
+    data = report.to_dict()
+    assert report.ok, data["checks"]
+    for name in COMPARISONS:
+        assert data[name]["ran"] and data[name]["spark"] == data[name]["model"], name
+    # One micro-batch per landed batch, then the closing no-data batch.
+    assert data["models"][TUMBLING]["spark_batches"] == LONG_RUN + 1
+    assert data["models"]["dedup"]["spark_batches"] == LONG_RUN + 1
+    assert "from the progress log" in data["models"][TUMBLING]["plan"]
+    assert data["late_events"]["spark"] == want.late
+    assert data["windows_emitted"]["spark"] == len(want.windows)
+
+    # Without the progress log the kept offsets and the file source log still place every
+    # batch; a wrong delay is still caught from the watermarks Spark kept.
+    log = progress_log(lab)
+    shutil.move(log, tmp_path / log.name)
+    try:
+        bare = compare_with_model(spark, lab)
+        wrong = compare_with_model(spark, lab, model_settings={"watermark_delay_ms": 60_000})
+    finally:
+        shutil.move(tmp_path / log.name, log)
+    assert bare.ok, bare.to_dict()["checks"]
+    assert "progress log" not in bare.to_dict()["models"][TUMBLING]["plan"]
+    assert not _checks(wrong)["model.windows_emitted"][0]

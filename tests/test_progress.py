@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
 from streamlab.lab.catalog import table_ref
@@ -20,6 +22,7 @@ from streamlab.run.progress import (
     progress_log,
     progress_record,
     read_progress,
+    read_progress_backwards,
 )
 from streamlab.run.runner import run_pipelines
 from tests.support.lab import BASE_TIME
@@ -124,3 +127,28 @@ def test_catching_up_records_what_the_listener_has_not_delivered_at_once(
     assert catch_up(recorder, kept) == [2, 4, 5]
     assert sorted(r["batch"] for r in read_progress(recorder.log)) == [2, 3, 4, 5]
     assert catch_up(recorder, kept) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    records=st.lists(
+        st.dictionaries(st.sampled_from("abc"), st.text(max_size=30), max_size=3), max_size=30
+    ),
+    damaged=st.lists(st.integers(0, 30), max_size=3),
+    chunk=st.integers(1, 64),
+    newline_at_end=st.booleans(),
+)
+def test_the_log_read_backwards_is_the_log_reversed(
+    tmp_path_factory: object,
+    records: list[dict[str, str]],
+    damaged: list[int],
+    chunk: int,
+    newline_at_end: bool,
+) -> None:
+    lines = [json.dumps(r) for r in records]
+    for at in sorted(damaged, reverse=True):
+        lines.insert(min(at, len(lines)), '{"cut": ')  # a killed writer's line
+    text = "\n".join(lines) + ("\n" if newline_at_end and lines else "")
+    log = Path(tmp_path_factory.mktemp("log")) / "progress.jsonl"  # type: ignore[attr-defined]
+    log.write_text(text)
+    assert list(read_progress_backwards(log, chunk)) == list(reversed(list(read_progress(log))))

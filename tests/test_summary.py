@@ -7,18 +7,13 @@ what the tables hold (read with pyarrow). Before streamlab read its summary back
 state, a run like this one summarised 21 of its 31 batches: the listener events of the last
 ten were still in flight when the queries stopped.
 
-The replay follows Spark's rules for these queries (docs/semantics-proof.md): batch ``N``
-drops as late the rows at or behind the watermark computed after batch ``N-2`` (the query has
-two stateful operators, semantics T1); the watermark is the largest event time so far minus
-the delay; a re-sent copy carries its original's event time, so the deduplication removes
-every later copy of an ``event_id`` that is not late.
+The replay (``tests/support/replay.py``) follows Spark's rules for these queries.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -32,53 +27,13 @@ from streamlab.raw.generator import GeneratorConfig
 from streamlab.raw.provision import setup_lab
 from streamlab.run.progress import latest_by_batch, progress_log, read_progress
 from tests.support.lab import BASE_TIME
+from tests.support.replay import replay
 from tests.support.tables import read_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 BATCHES = 30
 EVENTS = 10_000
-DELAY_MS = 10 * 60_000
-WINDOW_MS = 5 * 60_000
-
-
-def _ms(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
-
-
-def replay(root: Path) -> dict[str, Any]:
-    """Count, from the landed files alone, what the tumbling query must have done."""
-    files = sorted((root / "events").glob("batch_*/part-*.json"))
-    rows_in = late = dups = 0
-    after: list[int] = []  # the watermark after each batch
-    seen: set[str] = set()
-    kept: list[int] = []
-    for batch, file in enumerate(files):
-        lines = file.read_text().splitlines()
-        rows_in += len(lines)
-        records = [json.loads(line) for line in lines]
-        late_wm = after[batch - 2] if batch >= 2 else 0
-        for rec in records:
-            event_ms = _ms(rec["event_time"])
-            if event_ms <= late_wm:
-                late += 1
-            elif rec["event_id"] in seen:
-                dups += 1
-            else:
-                seen.add(rec["event_id"])
-                kept.append(event_ms)
-        top = max(_ms(r["event_time"]) for r in records) - DELAY_MS
-        after.append(max(after[-1] if after else 0, top))
-    final_wm = after[-1]
-    emitted = sum(1 for t in kept if t - t % WINDOW_MS + WINDOW_MS <= final_wm)
-    return {
-        "data_batches": len(files),
-        "rows_in": rows_in,
-        "late": late,
-        "duplicates": dups,
-        "kept": len(kept),
-        "emitted": emitted,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +48,7 @@ def big_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> An
 
 def test_the_summary_counts_every_batch_row_duplicate_and_late_row(big_run: Any) -> None:
     paths, summary = big_run
-    want = replay(paths.root)
+    want = asdict(replay(paths.root))
     assert want["data_batches"] == BATCHES and want["rows_in"] == BATCHES * EVENTS * 21 // 20
     assert want["late"] > 0 and want["duplicates"] > 0
     queries = {q["name"]: q for p in summary["pipelines"] for q in p["queries"]}
@@ -118,7 +73,7 @@ def test_the_summary_counts_every_batch_row_duplicate_and_late_row(big_run: Any)
 
 def test_the_emitted_windows_hold_every_kept_row_whose_window_closed(big_run: Any) -> None:
     paths, summary = big_run
-    want = replay(paths.root)
+    want = asdict(replay(paths.root))
     folder = paths.warehouse / "streaming_gold.db" / "events_tumbling"
     tumbling = read_table(folder, paths.root)
     assert int(tumbling["event_count"].sum()) == want["emitted"]

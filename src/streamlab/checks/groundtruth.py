@@ -20,6 +20,12 @@ the landed batches Spark has processed, and compared with the query's table:
 The trigger is not recorded with a query's settings, so it is read from the checkpoint: the
 model plans the batches with each trigger it knows, and the one whose plan (which landed batch
 each micro-batch read, and its watermark) is the one Spark ran is used.
+
+Spark keeps the offsets and commits of the last ``minBatchesToRetain`` (20) batches only, so a
+longer run's plan is read from durable state that outlives them, as the run summary does
+(:mod:`streamlab.run.batches`): the last committed batch, the file source log (which landed
+batch each of its entries read, in order; never purged), the offsets Spark kept, and for the
+purged batches the progress log (whether each read rows, and its watermark) where it has them.
 """
 
 from __future__ import annotations
@@ -47,9 +53,17 @@ from streamlab.model.simulate import ModelConfig, Result, simulate
 from streamlab.model.watermark import Trigger
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.registry import LATE_TABLE, QUERIES, TUMBLING, QuerySpec
-from streamlab.run.checkpoint import SETTINGS_FILE, batch_files, committed_batches, read_offsets
+from streamlab.run.batches import position
+from streamlab.run.checkpoint import (
+    SETTINGS_FILE,
+    committed_batches,
+    log_files,
+    planned_batches,
+    read_offsets,
+    source_log_offset,
+)
 from streamlab.run.late import captured_batches
-from streamlab.run.progress import latest_by_batch, progress_log, read_progress
+from streamlab.run.progress import latest_by_batch, parse_watermark, progress_log, read_progress
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -194,63 +208,162 @@ def _recorded(ckpt: Path) -> dict[str, Any]:
     return settings
 
 
-def _layout(ckpt: Path, committed: list[int]) -> list[int | None]:
-    """Return, per committed batch, the landed batch it read (``None``: a no-data batch)."""
-    out: list[int | None] = []
-    for b in committed:
+@dataclass(frozen=True)
+class _SparkPlan:
+    """What durable state shows of the micro-batches Spark ran, batch ``0`` to ``last``.
+
+    Spark keeps the ``offsets`` and ``commits`` of the last ``minBatchesToRetain`` batches
+    only, so an early batch's plan is read from what outlives them: the file source's log
+    (never purged: which landed batch each of its entries read, in order) and the progress
+    log (each batch's input rows and watermark), as :mod:`streamlab.run.batches` does.
+    """
+
+    last: int
+    entries: list[int]
+    """Per file source log entry read so far, the landed batch it read."""
+    reached: dict[int, int]
+    """Per batch whose offsets Spark kept: the last source log entry read by then (-1: none)."""
+    watermarks: dict[int, int]
+    """Per batch known: the watermark (ms) it ran with, from its offsets or its progress."""
+    has_data: dict[int, bool]
+    """Per batch the progress log holds (and whose offsets are gone): whether it read rows."""
+    from_progress: int
+    """How many batches are known from the progress log alone."""
+
+    def layout(self) -> dict[int, int | None]:
+        """Return, per batch whose own and previous offsets are kept, the landed batch read."""
+        out: dict[int, int | None] = {}
+        for b, upto in self.reached.items():
+            before = -1 if b == 0 else self.reached.get(b - 1)
+            if before is None:
+                continue
+            read = self.entries[before + 1 : upto + 1]
+            if len(set(read)) > 1:
+                raise StreamlabError(
+                    f"micro-batch {b} read landed batches {sorted(set(read))}: "
+                    "the model reads one per batch"
+                )
+            out[b] = read[0] if read else None
+        return out
+
+    def matches(self, planned: list[int | None]) -> bool:
+        """Return whether a model plan (landed batch per micro-batch) is the one Spark ran."""
+        if len(planned) <= self.last:
+            return False
+        reads: list[int] = []
+        through: list[int] = []  # per batch, how many landed batches were read by its end
+        for d in planned[: self.last + 1]:
+            if d is not None:
+                reads.append(d)
+            through.append(len(reads))
+        if reads != self.entries:
+            return False
+        layout = self.layout()
+        if any(planned[b] != d for b, d in layout.items()):
+            return False
+        if any(through[b] != upto + 1 for b, upto in self.reached.items()):
+            return False
+        return all((planned[b] is not None) == data for b, data in self.has_data.items())
+
+    def no_data(self) -> list[int]:
+        """Return the batches known to have read nothing."""
+        known = {b: d is not None for b, d in self.layout().items()} | self.has_data
+        return sorted(b for b, data in known.items() if not data)
+
+
+def _spark_plan(paths: LabPaths, spec: QuerySpec, ckpt: Path) -> _SparkPlan:
+    end = position(ckpt)
+    assert end.last_batch is not None
+    last, upto = end.last_batch, end.log_offsets[0] if end.log_offsets else -1
+    entries: list[int] = []
+    for entry in range(upto + 1):
         landed = sorted(
-            {int(m.group(1)) for f in batch_files(ckpt, b) for m in [_BATCH.search(f)] if m}
+            {
+                int(m.group(1))
+                for f in log_files(ckpt, 0, entry - 1, entry)
+                for m in [_BATCH.search(f)]
+                if m
+            }
         )
-        if len(landed) > 1:
+        if len(landed) != 1:
             raise StreamlabError(
-                f"micro-batch {b} read landed batches {landed}: the model reads one per batch"
+                f"the file source log entry {entry} read landed batches {landed}: "
+                "the model reads one per batch"
             )
-        out.append(landed[0] if landed else None)
-    return out
+        entries.append(landed[0])
+    kept = [b for b in planned_batches(ckpt) if b <= last]
+    reached: dict[int, int] = {}
+    watermarks: dict[int, int] = {}
+    for b in kept:
+        reached[b] = source_log_offset(ckpt, b)
+        watermarks[b] = read_offsets(ckpt, b).watermark_ms
+    has_data: dict[int, bool] = {}
+    log = progress_log(paths)
+    query_id = _query_id(ckpt)
+    mine = [r for r in read_progress(log) if r.get("id") == query_id] if log.is_file() else []
+    records = latest_by_batch(mine).get(spec.name, {})
+    for b in range(last + 1):
+        if b in reached or b not in records:
+            continue
+        record = records[b]
+        moment = parse_watermark(record.get("watermark"))
+        if moment is not None:
+            watermarks[b] = int(moment.timestamp() * 1000)
+        has_data[b] = int(record.get("input_rows") or 0) > 0
+    return _SparkPlan(last, entries, reached, watermarks, has_data, len(has_data))
+
+
+def _query_id(ckpt: Path) -> str | None:
+    """Return the query id Spark recorded in the checkpoint (a reset query gets a new one)."""
+    import json
+
+    try:
+        data = json.loads((ckpt / "metadata").read_text())
+    except (OSError, ValueError):
+        return None
+    return str(data["id"]) if isinstance(data, dict) and "id" in data else None
 
 
 def _model_run(
     paths: LabPaths, spec: QuerySpec, ckpt: Path, overrides: dict[str, int]
 ) -> _Modelled:
-    committed = committed_batches(ckpt)
-    if committed != list(range(len(committed))):
-        raise StreamlabError(f"its commits are not numbered 0..{len(committed) - 1}")
+    plan = _spark_plan(paths, spec, ckpt)
+    committed = list(range(plan.last + 1))
     recorded = PipelineConfig.from_dict({**_recorded(ckpt), **overrides})
     settings = spec.recorded(recorded)
-    layout = _layout(ckpt, committed)
-    processed = sorted({b for b in layout if b is not None})
-    if processed != list(range(len(processed))):
-        raise StreamlabError(f"Spark read landed batches {processed}, not 0..{len(processed) - 1}")
+    processed = sorted(set(plan.entries))
+    if plan.entries != list(range(len(processed))) or processed != list(range(len(processed))):
+        raise StreamlabError(
+            f"Spark read landed batches {plan.entries}, not 0..{len(plan.entries) - 1}"
+        )
     quarantine = QuarantineConfig(recorded.max_skew_ms)
     rows = _first_batches(load_source(paths, "events", quarantine), len(processed))
     pipeline = "windowed_agg" if spec.name == TUMBLING else "dedup"
     base = ModelConfig.from_settings(recorded, pipeline)
-    watermarks = [read_offsets(ckpt, b).watermark_ms for b in committed]
+    known = sorted(plan.watermarks)
     chosen: tuple[Result, str, bool] | None = None
     for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
         result = simulate({"events": rows}, _with_trigger(base, trigger))
-        planned = [b.data_batch for b in result.batches][: len(committed)]
-        if planned == layout and len(result.batches) >= len(committed):
-            model_wm = [b.eviction_watermark for b in result.batches[: len(committed)]]
-            if model_wm == watermarks:
+        if plan.matches([b.data_batch for b in result.batches]):
+            model_wm = {b: result.batches[b].eviction_watermark for b in known}
+            first = next((b for b in known if model_wm[b] != plan.watermarks[b]), None)
+            if first is None:
                 note = f"trigger {trigger.value}, read from the checkpoint's batches"
+                if plan.from_progress:
+                    note += f" ({plan.from_progress} of them from the progress log)"
                 chosen = (result, note, True)
                 break
-            first = next(
-                i for i, (a, b) in enumerate(zip(model_wm, watermarks, strict=True)) if a != b
-            )
             note = (
-                f"batch {first} ran with watermark {_hm(watermarks[first], True)}, "
+                f"batch {first} ran with watermark {_hm(plan.watermarks[first], True)}, "
                 f"model {_hm(model_wm[first], True)}"
             )
             chosen = chosen or (result, note, False)
     comparable = chosen is not None
     if chosen is None:
         result = simulate({"events": rows}, base)
-        no_data = [b for b, d in zip(committed, layout, strict=True) if d is None]
         note = (
-            f"Spark's batches (no-data batches {no_data}) match no trigger the model plans: "
-            "the lab ran in several runs with batches landed in between"
+            f"Spark's batches (no-data batches {plan.no_data()}) match no trigger the model "
+            "plans: the lab ran in several runs with batches landed in between"
         )
         chosen = (result, note, False)
     result, note, plan_ok = chosen

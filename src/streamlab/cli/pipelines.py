@@ -468,7 +468,7 @@ def lab(
 def status_command(
     root: RootOpt = None, master: MasterOpt = None, remote: RemoteOpt = None, json: JsonOpt = False
 ) -> None:
-    """Per pipeline: last batch, watermark, state (Spark's state readers) and table rows."""
+    """Per pipeline: last batch, watermark, state rows and table rows, read from disk."""
     from streamlab.run.status import lab_status
     from streamlab.spark.session import check_target, lab_session
 
@@ -477,8 +477,14 @@ def status_command(
         raise StreamlabError(f"no checkpoints under {paths.root}: run 'streamlab run' first")
     check_target(master, remote)
     with status("Reading checkpoints and state...", show=not json):
-        spark = lab_session(paths.root, master=master, remote=remote)
-        found = [p.to_dict() for p in lab_status(spark, paths)]
+        found = [
+            p.to_dict()
+            for p in lab_status(
+                None,
+                paths,
+                start_spark=lambda: lab_session(paths.root, master=master, remote=remote),
+            )
+        ]
 
     def render(out: Console) -> None:
         table = new_table(title="Pipelines", title_justify="left")

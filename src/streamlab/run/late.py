@@ -89,6 +89,12 @@ def captured_batches(state: Path) -> dict[int, BatchLateness]:
     return dict(sorted(out.items()))
 
 
+def captured_count(state: Path) -> int:
+    """Return how many batches are captured, from the markers' names alone."""
+    folder = state / "batches"
+    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
+
+
 def capture_late(
     spark: SparkSession,
     checkpoint: Path,

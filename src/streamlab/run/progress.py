@@ -173,6 +173,31 @@ def read_progress(log: Path) -> Iterator[dict[str, Any]]:
                 continue
 
 
+def read_progress_backwards(log: Path, chunk: int = 1 << 16) -> Iterator[dict[str, Any]]:
+    """Yield the records of a progress log from the last one back; damaged lines are skipped.
+
+    Reads the file in ``chunk``-sized blocks from its end, so a caller that wants the latest
+    records stops after reading only them, however long the log has grown.
+    """
+    if not log.exists():
+        return
+    with log.open("rb") as data:
+        end = data.seek(0, 2)
+        tail = b""
+        while end > 0:
+            start = max(0, end - chunk)
+            data.seek(start)
+            block = data.read(end - start) + tail
+            end = start
+            lines = block.split(b"\n")
+            tail = lines.pop(0) if end > 0 else b""  # may be cut: finish it with the next block
+            for line in reversed(lines):
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
+
+
 def latest_by_batch(records: list[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
     """Return, per query, the last record of each batch (a rerun batch replaces the old one)."""
     out: dict[str, dict[int, dict[str, Any]]] = {}
