@@ -569,43 +569,46 @@ def _model_join_query(
 def _model_join_run(
     paths: LabPaths, spec: QuerySpec, ckpt: Path, overrides: dict[str, int]
 ) -> _Modelled:
-    committed = committed_batches(ckpt)
-    if committed != list(range(len(committed))):
-        raise StreamlabError(f"its commits are not numbered 0..{len(committed) - 1}")
+    # Impressions and clicks land together, one landed batch each per micro-batch: the plan of
+    # the first source (its file source log, kept offsets and progress) is the query's plan.
+    plan = _spark_plan(paths, spec, ckpt)
+    committed = list(range(plan.last + 1))
     recorded = PipelineConfig.from_dict({**_recorded(ckpt), **overrides})
-    layout = _layout(ckpt, committed)
-    processed = sorted({b for b in layout if b is not None})
-    if processed != list(range(len(processed))):
-        raise StreamlabError(f"Spark read landed batches {processed}, not 0..{len(processed) - 1}")
+    processed = sorted(set(plan.entries))
+    if plan.entries != list(range(len(processed))):
+        raise StreamlabError(
+            f"Spark read landed batches {plan.entries}, not 0..{len(plan.entries) - 1}"
+        )
     quarantine = QuarantineConfig(recorded.max_skew_ms)
     inputs = {
         name: _first_batches(load_source(paths, name, quarantine), len(processed))
         for name in ("impressions", "clicks")
     }
     base = ModelConfig.from_settings(recorded, "stream_join", outer=spec.name == CTR)
-    watermarks = [read_offsets(ckpt, b).watermark_ms for b in committed]
+    known = sorted(plan.watermarks)
     chosen: tuple[Result, str, bool] | None = None
     for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
         result = simulate(inputs, _with_trigger(base, trigger))
-        planned = [b.data_batch for b in result.batches][: len(committed)]
-        if planned != layout or len(result.batches) < len(committed):
+        if not plan.matches([b.data_batch for b in result.batches]):
             continue
-        model_wm = [b.eviction_watermark for b in result.batches[: len(committed)]]
-        if model_wm == watermarks:
-            chosen = (result, f"trigger {trigger.value}, read from the checkpoint's batches", True)
+        model_wm = {b: result.batches[b].eviction_watermark for b in known}
+        first = next((b for b in known if model_wm[b] != plan.watermarks[b]), None)
+        if first is None:
+            note = f"trigger {trigger.value}, read from the checkpoint's batches"
+            if plan.from_progress:
+                note += f" ({plan.from_progress} of them from the progress log)"
+            chosen = (result, note, True)
             break
-        first = next(i for i, (a, b) in enumerate(zip(model_wm, watermarks, strict=True)) if a != b)
         note = (
-            f"batch {first} ran with watermark {_hm(watermarks[first], True)}, "
+            f"batch {first} ran with watermark {_hm(plan.watermarks[first], True)}, "
             f"model {_hm(model_wm[first], True)}"
         )
         chosen = chosen or (result, note, False)
     comparable = chosen is not None
     if chosen is None:
-        no_data = [b for b, d in zip(committed, layout, strict=True) if d is None]
         note = (
-            f"Spark's batches (no-data batches {no_data}) match no trigger the model plans: "
-            "the lab ran in several runs with batches landed in between"
+            f"Spark's batches (no-data batches {plan.no_data()}) match no trigger the model "
+            "plans: the lab ran in several runs with batches landed in between"
         )
         chosen = (simulate(inputs, base), note, False)
     result, note, plan_ok = chosen
