@@ -18,6 +18,9 @@ MODULES = (
     "explain",
     "landed",
     "story",
+    "modes",
+    "session",
+    "distinct",
 )
 
 

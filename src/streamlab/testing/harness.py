@@ -149,6 +149,8 @@ class StreamRun:
     _oracle: Oracle | None = None
     _query_fn: Callable[..., DataFrame] | None = None
     _history: list[tuple[Selector, list[Norm]]] = field(default_factory=list)
+    _restarts: set[int] = field(default_factory=set)
+    """The ``AddData`` numbers (0-based) the query was restarted before."""
 
     def __post_init__(self) -> None:
         """Create the work folder and the inputs."""
@@ -315,6 +317,7 @@ class StreamRun:
                 raise StreamlabError(f"{self._where()}: the query is running; StopStream first")
             if step.query is not None:
                 self._query_fn, self._oracle = step.query, None
+            self._restarts.add(len(self.data_steps))
             self._start()
         elif isinstance(step, S.CrashAndRestart):
             self._crash()
@@ -357,6 +360,7 @@ class StreamRun:
             assert self._sink is not None
             self._sink.discard(last)
             self.batches.pop(last, None)
+        self._restarts.add(len(self.data_steps))
         self._start()
 
     # --- checks --------------------------------------------------------------------------
@@ -395,7 +399,7 @@ class StreamRun:
 
     def prediction(self) -> Prediction:
         """Return what the model predicts for the data landed so far."""
-        return self.oracle().predict(self._landed())
+        return self.oracle().predict(self._landed(), frozenset(self._restarts))
 
     def _landed(self) -> list[tuple[str, list[dict[str, Any]]]]:
         return [(n, self.inputs[n].batches[k - 1]) for n, k in self.data_steps]
