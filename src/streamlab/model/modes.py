@@ -117,7 +117,9 @@ class ModeOutcome:
     """Per emitted row: the rows it aggregates (when asked for with ``keep_members``)."""
 
 
-def check_mode(grouping: Grouping, mode: OutputMode, *, time_in_keys: bool = False) -> None:
+def check_mode(
+    grouping: Grouping, mode: OutputMode, *, time_in_keys: bool = False, has_keys: bool = True
+) -> None:
     """Refuse what ``UnsupportedOperationChecker`` refuses, saying why.
 
     >>> check_mode(None, OutputMode.APPEND)
@@ -132,6 +134,12 @@ def check_mode(grouping: Grouping, mode: OutputMode, *, time_in_keys: bool = Fal
             "aggregations ... without watermark') because a group without event time never "
             "closes, so it could never be emitted; use update or complete mode, or group by "
             "window(event_time, ...)"
+        )
+    if isinstance(grouping, SessionSpec) and not has_keys:
+        raise ModeRefused(
+            "a session window needs a key to group by next to it: Spark 4 fails the query "
+            "('Global aggregation with session window in streaming query is not supported'); "
+            "add a key column to the groupBy"
         )
     if mode is OutputMode.UPDATE and isinstance(grouping, SessionSpec):
         raise ModeRefused(

@@ -917,7 +917,7 @@ def _modes_shape(
 
     grouping_spec = spec if kind == "window" else (SessionSpec(gap_ms or 1) if gap_ms else None)
     try:
-        check_mode(grouping_spec, OutputMode(mode), time_in_keys=time_key)
+        check_mode(grouping_spec, OutputMode(mode), time_in_keys=time_key, has_keys=bool(groups))
     except ModeRefused as exc:
         raise NotModelled(f"Spark refuses this query, and so does the model: {exc}") from None
     if dedup_keys is not None:
