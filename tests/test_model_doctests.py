@@ -21,6 +21,7 @@ MODULES = (
     "modes",
     "session",
     "distinct",
+    "grouping",
 )
 
 

@@ -332,16 +332,19 @@ def compare(got: Facts, want: Facts, q: Query) -> None:
     assert got.state == want.state, f"state rows differ ({where})"
 
 
-def run_many(spark: SparkSession, workdir: Path, queries: Sequence[Query]) -> None:
-    """Run queries concurrently and compare each with the model."""
+def run_many(spark: SparkSession, workdir: Path, queries: Sequence[Query]) -> list[Facts]:
+    """Run queries concurrently, compare each with the model, return Spark's facts."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def one(i: int, q: Query) -> None:
-        compare(run_spark(spark, workdir / f"q{next(_runs)}", q), model_facts(q), q)
+    def one(q: Query) -> Facts:
+        got = run_spark(spark, workdir / f"q{next(_runs)}", q)
+        compare(got, model_facts(q), q)
+        return got
 
     with ThreadPoolExecutor(len(queries)) as pool:
-        futures = [pool.submit(one, i, q) for i, q in enumerate(queries)]
+        futures = [pool.submit(one, q) for q in queries]
         errors = [f.exception() for f in futures]
     for e in errors:
         if e is not None:
             raise e
+    return [f.result() for f in futures]

@@ -13,7 +13,7 @@ Rules, from ``MergingSessionsExec``/``MergingSessionsIterator``,
   starts at or before the end so far (touching sessions merge), the end being the largest;
 * append mode emits a session, and removes it, at the end of the first batch whose eviction
   watermark is ``>= session.end``; complete mode emits every session after every batch and
-  removes none; update mode is refused (:func:`streamlab.model.modes.check_mode`).
+  removes none; update mode is refused (:func:`streamlab.model.grouping.check_mode`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streamlab.model.events import Rows, factorize
-from streamlab.model.modes import (
+from streamlab.model.grouping import (
     AggFunc,
     ModeOutcome,
     OutputMode,
