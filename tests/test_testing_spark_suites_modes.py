@@ -418,23 +418,24 @@ def test_dropduplicates_ignores_watermark_when_not_a_key(stream_test: Any) -> No
     both(stream_test, dedup_id, steps, schema="id int, time timestamp")
 
 
-def two_watermarks(events: DataFrame) -> DataFrame:
+def two_watermarks(rows: DataFrame) -> DataFrame:
     return (
-        events.withWatermark("eventTime", "1 minute")
+        rows.withWatermark("first", "1 minute")
         .select("*")
-        .withWatermark("eventTime", "2 minutes")
-        .groupBy(F.window("eventTime", "5 seconds"))
+        .withWatermark("second", "2 minutes")
+        .groupBy(F.window("second", "1 minute"))
         .count()
     )
 
 
-# EventTimeWatermarkSuite: test("the new watermark should override the old one"). Spark 4 goes
-# further: the query fails at its first batch ("Redefining watermark is disallowed"); the model
-# refuses the query with the same rule.
+# EventTimeWatermarkSuite: test("overriding watermark should not be allowed by default"):
+# Spark fails the query ("Redefining watermark is disallowed", naming
+# spark.sql.streaming.statefulOperator.allowMultiple); the model refuses it with the same rule.
 def test_two_watermarks_on_one_stream_are_refused(spark: Any, tmp_path: Any) -> None:
+    schema = "first timestamp, second timestamp"
     with pytest.raises(SparkQueryError, match="Redefining watermark is disallowed"):
-        StreamTest(spark, two_watermarks, schema=EVENT_TIME).run(AddData([10]))
-    df = two_watermarks(_static_stream(spark, tmp_path, EVENT_TIME))
+        StreamTest(spark, two_watermarks, schema=schema).run(AddData([(100, 200)]))
+    df = two_watermarks(_static_stream(spark, tmp_path, schema))
     with pytest.raises(NotModelled, match="withWatermark twice on one stream"):
         Oracle.from_query(df, {"input": None}, "append", [])
 

@@ -1107,8 +1107,8 @@ def _refuse_second_watermark(below: P.Node) -> None:
         node = node.child()
     if node.name == "EventTimeWatermark":
         raise NotModelled(
-            "the query calls withWatermark twice on one stream: Spark 4 fails it at its first "
-            "batch ('Redefining watermark is disallowed', with "
+            "the query calls withWatermark twice on one stream: Spark 4 fails it once the "
+            "watermark moves ('Redefining watermark is disallowed', with "
             "spark.sql.streaming.statefulOperator.allowMultiple on, the default); keep one "
             "withWatermark per input"
         )
