@@ -145,3 +145,39 @@ def test_a_restart_forgets_each_inputs_watermark() -> None:
     restarted = plan_batches(inputs, maxima, data_batches=3, restarts=frozenset({2}))
     assert plain[-1].next_watermark == 55 * S
     assert restarted[-1].next_watermark == 45 * S  # impressions count as 0 again
+
+
+def test_the_reason_names_the_output_mode_the_test_expects() -> None:
+    from datetime import datetime
+
+    from streamlab.testing.explain import explain_difference
+    from streamlab.testing.oracle import Agg, ModesPlan, Oracle, Shape, Side
+    from streamlab.testing.rows import Column, normalize
+
+    shape = Shape(
+        "modes",
+        (Side("input", "t", 10 * S, {"k": "k", "t": "t"}),),
+        groups=("k",),
+        group_names=("k",),
+        aggs=(Agg("count", None, "count"),),
+        modes=ModesPlan("complete", "none", 0, (("group:k", "k"), ("agg:0", "count"))),
+    )
+    oracle = Oracle(shape, ["k", "count"])
+    landed = [
+        ("input", [{"k": "a", "t": datetime(2026, 1, 1, 0, 0, 1)}]),
+        ("input", [{"k": "b", "t": datetime(2026, 1, 1, 0, 0, 2)}]),
+    ]
+    pred = oracle.predict(landed)
+    assert [b.rows for b in pred.batches] == [
+        [{"k": "a", "count": 1}],
+        [{"k": "a", "count": 1}, {"k": "b", "count": 1}],
+    ]
+    columns = [Column("k", "other"), Column("count", "other")]
+    # The test's author wrote update-mode rows: only b in the second batch.
+    expected = [normalize(("b", 1), columns)]
+    history = [(lambda p: p.rows_since(1), expected)]
+    why = explain_difference(
+        oracle, landed, columns, history, emitted_in=lambda _: None, model_answer=False
+    )
+    assert why is not None
+    assert "the test expects the rows of update mode; the query runs in complete mode" in why
