@@ -170,3 +170,26 @@ def group_values(
                 np.float64
             )
     return out
+
+
+def row_codes(*columns: IntArray) -> tuple[IntArray, IntArray]:
+    """Return ``(first row of each distinct row, its code per row)`` of int columns.
+
+    Codes follow the rows' sort order (first column first), as ``np.unique(..., axis=0)``
+    gives them, with 1-D sorts only.
+
+    >>> first, code = row_codes(np.array([5, 1, 5]), np.array([0, 2, 0]))
+    >>> first.tolist(), code.tolist()
+    ([1, 0], [1, 0, 1])
+    """
+    n = len(columns[0])
+    if not n:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    combined = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        _, code = np.unique(col, return_inverse=True)
+        code = code.reshape(-1).astype(np.int64)
+        _, combined = np.unique(combined * (int(code.max()) + 1) + code, return_inverse=True)
+        combined = combined.reshape(-1).astype(np.int64)
+    _, first = np.unique(combined, return_index=True)
+    return first.astype(np.int64), combined

@@ -42,6 +42,7 @@ from streamlab.model.grouping import (
     agg_name,
     check_mode,
     group_values,
+    row_codes,
 )
 from streamlab.model.session import aggregate_sessions
 from streamlab.model.watermark import BatchInfo, late_by_data_batch, spark_batch_of
@@ -143,8 +144,8 @@ def aggregate_modes(
     k_row, k_start, k_end = row[keep], start[keep], end[keep]
     k_g, k_batch = gcode[keep], spark[keep]
     if len(k_row):
-        keys, key_of = np.unique(np.column_stack([k_start, k_g]), axis=0, return_inverse=True)
-        key_of = key_of.reshape(-1)
+        first_row, key_of = row_codes(k_start, k_g)
+        keys = np.column_stack([k_start[first_row], k_g[first_row]])
     else:
         keys, key_of = np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
     n_keys = len(keys)
@@ -169,7 +170,11 @@ def aggregate_modes(
         e_batch.append(gone[sel])
         e_key.append(sel)
     elif mode is OutputMode.UPDATE:
-        touched = np.unique(np.column_stack([k_batch, key_of]), axis=0) if n_keys else keys
+        if n_keys:
+            pick, _ = row_codes(k_batch, key_of)
+            touched = np.column_stack([k_batch[pick], key_of[pick]])
+        else:
+            touched = keys
         e_batch.append(touched[:, 0].astype(np.int64))
         e_key.append(touched[:, 1].astype(np.int64))
     else:
@@ -211,8 +216,8 @@ def _dropped_per_batch(batch: IntArray, start: IntArray, group: IntArray, n: int
     """Count distinct (window, group) of the late contributions of each batch (rule L4)."""
     out = np.zeros(n, dtype=np.int64)
     if len(batch):
-        uniq = np.unique(np.column_stack([batch, start, group]), axis=0)
-        np.add.at(out, uniq[:, 0], 1)
+        first, _ = row_codes(batch, start, group)
+        np.add.at(out, batch[first], 1)
     return out
 
 

@@ -31,6 +31,7 @@ from streamlab.model.grouping import (
     SessionSpec,
     agg_name,
     group_values,
+    row_codes,
 )
 from streamlab.model.watermark import BatchInfo, late_by_data_batch, spark_batch_of
 
@@ -75,8 +76,8 @@ def aggregate_sessions(
     names = rows.group[idx]
     dropped = np.zeros(n_batches, dtype=np.int64)
     if late.any():
-        uniq = np.unique(np.column_stack([spark[late], key[late], t[late], end[late]]), axis=0)
-        np.add.at(dropped, uniq[:, 0], 1)
+        first, _ = row_codes(spark[late], key[late], t[late], end[late])
+        np.add.at(dropped, spark[late][first], 1)
     # Open sessions: key, start, end, id. Every counted row points at its session's id.
     s_key = np.zeros(0, dtype=np.int64)
     s_start = np.zeros(0, dtype=np.int64)
