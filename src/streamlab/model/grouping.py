@@ -176,7 +176,7 @@ def row_codes(*columns: IntArray) -> tuple[IntArray, IntArray]:
     """Return ``(first row of each distinct row, its code per row)`` of int columns.
 
     Codes follow the rows' sort order (first column first), as ``np.unique(..., axis=0)``
-    gives them, with 1-D sorts only.
+    gives them, from one ``lexsort`` instead of a sort of structured rows.
 
     >>> first, code = row_codes(np.array([5, 1, 5]), np.array([0, 2, 0]))
     >>> first.tolist(), code.tolist()
@@ -185,11 +185,12 @@ def row_codes(*columns: IntArray) -> tuple[IntArray, IntArray]:
     n = len(columns[0])
     if not n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    combined = np.zeros(n, dtype=np.int64)
+    order = np.lexsort(tuple(reversed(columns)))  # stable: equal rows keep their order
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
     for col in columns:
-        _, code = np.unique(col, return_inverse=True)
-        code = code.reshape(-1).astype(np.int64)
-        _, combined = np.unique(combined * (int(code.max()) + 1) + code, return_inverse=True)
-        combined = combined.reshape(-1).astype(np.int64)
-    _, first = np.unique(combined, return_index=True)
-    return first.astype(np.int64), combined
+        c = col[order]
+        change[1:] |= c[1:] != c[:-1]
+    code = np.empty(n, dtype=np.int64)
+    code[order] = np.cumsum(change) - 1
+    return order[change].astype(np.int64), code
