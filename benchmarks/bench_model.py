@@ -13,7 +13,14 @@ With ``--join`` the shape is the lab's ``stream_join/ctr`` instead: impressions 
 left outer join and the CTR windows after it (``simulate`` of ``stream_join``, which also runs
 the inner join of ``stream_join/clicks``), and through ``streamlab.pipelines.ad_ctr`` in Spark.
 
-Usage: ``.venv/bin/python benchmarks/bench_model.py [--events-per-batch N] [--join] [--no-spark]``.
+With ``--shapes``, each further shape is timed the same way, model against Spark, over the same
+events (watermark on ``event_time``, 2 minutes): update and complete mode over 5-minute windows
+per event type, update mode per event type without a window, session windows (1-minute gap)
+per event type in append and complete mode, grouping by the event time in append mode, and
+``dropDuplicates`` on (``event_id``, ``event_time``).
+
+Usage: ``.venv/bin/python benchmarks/bench_model.py [--events-per-batch N] [--no-spark]
+[--join | --shapes all|NAME,...]``.
 The machines are shared and noisy: read the ratio, not the absolute times.
 """
 
@@ -22,7 +29,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, simulate
@@ -32,6 +41,9 @@ from streamlab.model.landed import load_inputs
 from streamlab.raw.generator import GeneratorConfig, parse_base_time
 from streamlab.raw.provision import setup_lab
 from streamlab.settings import PipelineConfig
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 
 def time_model(paths: LabPaths) -> dict[str, float]:
@@ -90,13 +102,113 @@ def time_spark(paths: LabPaths, root: Path, *, join: bool = False) -> float:
         spark.stop()
 
 
+SHAPES = (
+    "window_update",
+    "window_complete",
+    "keys_update",
+    "session_append",
+    "session_complete",
+    "time_append",
+    "dedup_time",
+)
+"""The shapes ``--shapes`` times, besides the lab's tumbling query."""
+DELAY_MS = 120_000
+
+
+def time_model_shape(paths: LabPaths, shape: str) -> tuple[float, float]:
+    """Time the model of one shape: (reading the landed batches, planning and aggregating)."""
+    from streamlab.model.distinct import drop_duplicates
+    from streamlab.model.modes import OutputMode, SessionSpec, aggregate_modes
+    from streamlab.model.watermark import InputWatermark, Trigger, batch_maxima, plan_batches
+    from streamlab.model.windows import WindowSpec
+
+    t0 = time.perf_counter()
+    rows = load_inputs(paths, ("events",))["events"]
+    t1 = time.perf_counter()
+    mode = OutputMode(shape.split("_")[1]) if not shape.startswith("dedup") else None
+    maxima = batch_maxima(rows.batch, rows.time_ms, rows.valid, rows.data_batches)
+    plan = plan_batches(
+        [InputWatermark("events", DELAY_MS)],
+        [maxima],
+        data_batches=rows.data_batches,
+        trigger=Trigger.AVAILABLE_NOW,
+        no_data_batches=mode is not OutputMode.COMPLETE,
+    )
+    if shape == "dedup_time":
+        keyed = replace(rows, key=rows.key + "@" + rows.time_ms.astype(str).astype(object))
+        drop_duplicates(keyed, plan, time_in_key=True)
+    else:
+        assert mode is not None
+        grouping: WindowSpec | SessionSpec | None = None
+        if shape.startswith("window"):
+            grouping = WindowSpec(300_000, 300_000)
+        elif shape.startswith("session"):
+            grouping = SessionSpec(60_000)
+        aggregate_modes(rows, rows.valid, plan, grouping, mode, time_key=shape == "time_append")
+    return t1 - t0, time.perf_counter() - t1
+
+
+def spark_shape(df: DataFrame, shape: str) -> tuple[DataFrame, str]:
+    """Return the Spark query of ``shape`` over the events, and its output mode."""
+    from pyspark.sql import functions as F
+
+    w = df.withWatermark("event_time", f"{DELAY_MS // 1000} seconds")
+    if shape == "dedup_time":
+        return w.dropDuplicates(["event_id", "event_time"]), "append"
+    kind, mode = shape.split("_")
+    if kind == "window":
+        grouped = w.groupBy(F.window("event_time", "5 minutes"), "event_type")
+    elif kind == "session":
+        grouped = w.groupBy(F.session_window("event_time", "1 minute"), "event_type")
+    elif kind == "time":
+        grouped = w.groupBy("event_time", "event_type")
+    else:
+        grouped = w.groupBy("event_type")
+    return grouped.count(), mode
+
+
+def time_spark_shape(paths: LabPaths, root: Path, shape: str) -> float:
+    from streamlab.ingest.sources import read_source
+    from streamlab.spark.session import lab_session
+
+    spark = lab_session(paths.root, attach=False)
+    try:
+        df, mode = spark_shape(read_source(spark, paths, "events"), shape)
+        t0 = time.perf_counter()
+        query = (
+            df.writeStream.format("noop")
+            .outputMode(mode)
+            .option("checkpointLocation", str(root / f"bench-{shape}"))
+            .trigger(availableNow=True)
+            .start()
+        )
+        try:
+            query.awaitTermination()
+        finally:
+            query.stop()
+        return time.perf_counter() - t0
+    finally:
+        spark.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events-per-batch", type=int, default=100_000)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--no-spark", action="store_true", help="time the model only")
     parser.add_argument("--join", action="store_true", help="time stream_join/ctr instead")
+    parser.add_argument(
+        "--shapes",
+        default="",
+        help=f"also time these shapes: 'all' or a comma list of {', '.join(SHAPES)}",
+    )
     args = parser.parse_args()
+    shapes = list(SHAPES) if args.shapes == "all" else [x for x in args.shapes.split(",") if x]
+    unknown = sorted(set(shapes) - set(SHAPES))
+    if unknown:
+        parser.error(f"unknown shape {unknown[0]!r}: choose from {', '.join(SHAPES)}")
+    if args.join and shapes:
+        parser.error("--shapes times the events' shapes: run it without --join")
     with tempfile.TemporaryDirectory(prefix="bench-model-") as tmp:
         root = Path(tmp)
         paths = LabPaths.resolve(root / "lab")
@@ -121,11 +233,19 @@ def main() -> None:
             "model: {total:.2f}s (load {load:.2f}s, simulate and fates {simulate:.2f}s); "
             "JSON details another {details:.2f}s".format(**model)
         )
-        if args.no_spark:
-            return
-        spark_s = time_spark(paths, root, join=args.join)
-        print(f"spark: {spark_s:.2f}s (AvailableNow, one landed batch per micro-batch)")
-        print(f"ratio model/spark: {model['total'] / spark_s:.3f} (goal: below 0.1)")
+        if not args.no_spark:
+            spark_s = time_spark(paths, root, join=args.join)
+            print(f"spark: {spark_s:.2f}s (AvailableNow, one landed batch per micro-batch)")
+            print(f"ratio model/spark: {model['total'] / spark_s:.3f} (goal: below 0.1)")
+        for shape in shapes:
+            load, run = time_model_shape(paths, shape)
+            m = load + run
+            line = f"{shape}: model {m:.2f}s (load {load:.2f}s, model {run:.2f}s)"
+            if args.no_spark:
+                print(line)
+                continue
+            sp = time_spark_shape(paths, root, shape)
+            print(f"{line}, spark {sp:.2f}s, ratio {m / sp:.3f} (goal: below 0.1)")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ MODULES = (
     "explain",
     "landed",
     "story",
+    "modes",
+    "session",
+    "distinct",
+    "grouping",
 )
 
 

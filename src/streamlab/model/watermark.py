@@ -90,6 +90,8 @@ def plan_batches(
     policy: Policy = Policy.MIN,
     trigger: Trigger = Trigger.AVAILABLE_NOW,
     final_no_data_batch: bool = True,
+    restarts: frozenset[int] = frozenset(),
+    no_data_batches: bool = True,
 ) -> list[BatchInfo]:
     """Return the micro-batches Spark runs over ``data_batches`` landed batches.
 
@@ -100,6 +102,10 @@ def plan_batches(
         policy: the multiple-watermark policy.
         trigger: whether no-data batches run after each data batch or only at the end.
         final_no_data_batch: with AvailableNow, whether the last no-data batch runs.
+        restarts: data batches the query was restarted before (rule R1: the global watermark
+            survives in the offset log, the per-input watermarks are forgotten).
+        no_data_batches: whether the query's operators ask for no-data batches at all (not
+            in complete mode).
 
     >>> [b.eviction_watermark for b in plan_batches(
     ...     [InputWatermark("events", 10_000)], [[25_000, 30_000]], data_batches=2)]
@@ -156,10 +162,15 @@ def plan_batches(
         # (append-mode aggregation, dedup, joins with a state watermark) asks for another batch
         # exactly when the new watermark is past the one this batch evicted with.
         last = out[-1]
-        if last.next_watermark > last.eviction_watermark:
+        if no_data_batches and last.next_watermark > last.eviction_watermark:
             run(None)
 
     for d in range(data_batches):
+        if d in restarts:
+            # MicroBatchExecution.populateStartOffsets restores the global watermark from the
+            # offset log (watermarkTracker.setWatermark); WatermarkTracker's per-node map
+            # starts empty again.
+            nodes = [None] * len(inputs)
         run(d)
         if trigger is Trigger.PROCESSING_TIME:
             maybe_no_data()

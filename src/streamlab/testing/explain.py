@@ -85,6 +85,15 @@ def _variants(
                 "the test expects an inner join; the query's is left outer",
                 0,
             )
+    if shape.kind == "modes" and shape.modes is not None:
+        for mode in ("append", "update", "complete"):
+            if mode != shape.modes.mode:
+                yield (
+                    replace(shape, modes=replace(shape.modes, mode=mode)),
+                    f"the test expects the rows of {mode} mode; the query runs in "
+                    f"{shape.modes.mode} mode",
+                    0,
+                )
     if shape.kind == "window" and shape.window is not None:
         w = shape.window
         for spec in _windows(shape, expected, columns):

@@ -156,6 +156,8 @@ class StreamRun:
     _oracle: Oracle | None = None
     _query_fn: Callable[..., DataFrame] | None = None
     _history: list[tuple[Selector, list[Norm]]] = field(default_factory=list)
+    _restarts: set[int] = field(default_factory=set)
+    """The ``AddData`` numbers (0-based) the query was restarted before."""
 
     def __post_init__(self) -> None:
         """Create the work folder and the inputs."""
@@ -323,6 +325,7 @@ class StreamRun:
                 raise StreamlabError(f"{self._where()}: the query is running; StopStream first")
             if step.query is not None:
                 self._query_fn, self._oracle = step.query, None
+            self._restarts.add(len(self.data_steps))
             self._start()
         elif isinstance(step, S.CrashAndRestart):
             self._crash()
@@ -358,13 +361,20 @@ class StreamRun:
         self._stop()
         commits = self.checkpoint / "commits"
         done = sorted(int(p.name) for p in commits.iterdir() if p.name.isdigit())
+        # Spark runs the uncommitted batch again after the restart, with per-input watermarks
+        # forgotten: when it is a data batch, the model restarts before that AddData.
+        restart_at = len(self.data_steps)
         if done:
             last = done[-1]
+            record = self.batches.get(last)
+            if record is not None and self._is_data(record) and restart_at > 0:
+                restart_at -= 1
             (commits / str(last)).unlink()
             (commits / f".{last}.crc").unlink(missing_ok=True)
             assert self._sink is not None
             self._sink.discard(last)
             self.batches.pop(last, None)
+        self._restarts.add(restart_at)
         self._start()
 
     # --- checks --------------------------------------------------------------------------
@@ -403,7 +413,7 @@ class StreamRun:
 
     def prediction(self) -> Prediction:
         """Return what the model predicts for the data landed so far."""
-        return self.oracle().predict(self._landed())
+        return self.oracle().predict(self._landed(), frozenset(self._restarts))
 
     def _landed(self) -> list[tuple[str, list[dict[str, Any]]]]:
         return [(n, self.inputs[n].batches[k - 1]) for n, k in self.data_steps]

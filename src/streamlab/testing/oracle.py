@@ -116,6 +116,8 @@ class Shape:
     how: str = ""
     """For ``join``: a :class:`streamlab.model.joins.JoinType` value for right outer and full
     outer joins (``""``: inner or left outer, as ``outer`` says)."""
+    modes: ModesPlan | None = None
+    """For ``modes`` (output modes, sessions, keys only) and ``distinct`` (dropDuplicates)."""
 
     def describe(self) -> str:
         """Return the shape in words, for messages."""
@@ -132,6 +134,8 @@ class Shape:
             return f"dropDuplicatesWithinWatermark, delay {_dur(self.sides[0].delay_ms)}"
         if self.how:
             return f"{self.how.replace('_', ' ')} join within a time range"
+        if self.kind in ("modes", "distinct"):
+            return _describe_modes(self)
         return f"{'left outer' if self.outer else 'inner'} join within a time range"
 
 
@@ -249,9 +253,12 @@ class Oracle:
         shape = _recognise(root, inputs, output_mode, policy)
         return cls(shape, columns)
 
-    def predict(self, landed: Landed) -> Prediction:
-        """Return what the model expects for ``landed`` (every ``AddData`` so far)."""
-        return predict(self.shape, landed)
+    def predict(self, landed: Landed, restarts: frozenset[int] = frozenset()) -> Prediction:
+        """Return what the model expects for ``landed`` (every ``AddData`` so far).
+
+        ``restarts`` holds the ``AddData`` numbers (0-based) the query was restarted before.
+        """
+        return predict(self.shape, landed, restarts)
 
     def variant(self, **changes: Any) -> Oracle:
         """Return the oracle of the same query with some of its shape changed."""
@@ -270,6 +277,9 @@ def _recognise(root: P.Node, inputs: Mapping[str, Any], mode: str, policy: Polic
             _projector(expr)  # refuse what cannot be projected, now
         node = _skip_alias(node.child())
     if node.name == "Aggregate":
+        modes = _modes_shape(node, inputs, mode, policy, project)
+        if modes is not None:
+            return modes
         if mode != "append":
             raise NotModelled(
                 f"the model covers windowed aggregations in append mode, not {mode} mode"
@@ -288,6 +298,8 @@ def _recognise(root: P.Node, inputs: Mapping[str, Any], mode: str, policy: Polic
         )
     if node.name == "Join":
         return _join_shape(node, inputs, policy, project)
+    if node.name == "Deduplicate":
+        return _distinct_shape(node, inputs, policy, project)
     raise NotModelled(_not_modelled(node))
 
 
@@ -420,6 +432,7 @@ def _side(node: P.Node, inputs: Mapping[str, Any]) -> tuple[Side, tuple[str, ...
     time_attr, delay_text = P.name_of(m.group(1)), m.group(2).strip()
     delay_ms = _interval_ms(delay_text)
     below = _skip_alias(node.child())
+    _refuse_second_watermark(below)
     lower: list[dict[str, str]] = []
     while below.name == "Project":
         lower.append(_renames(below))
@@ -562,8 +575,10 @@ def _timed(expr: str) -> tuple[str, int] | None:
 # --- running the model ------------------------------------------------------------------------
 
 
-def predict(shape: Shape, landed: Landed) -> Prediction:
+def predict(shape: Shape, landed: Landed, restarts: frozenset[int] = frozenset()) -> Prediction:
     """Run the model for ``shape`` over every landed batch."""
+    if shape.kind in ("modes", "distinct"):
+        return _prediction_modes(shape, landed, restarts)
     n = len(landed)
     sides = shape.sides
     per_side: list[list[list[Mapping[str, Any]]]] = [
@@ -577,6 +592,7 @@ def predict(shape: Shape, landed: Landed) -> Prediction:
         data_batches=n,
         policy=shape.policy,
         trigger=Trigger.PROCESSING_TIME,
+        restarts=restarts,
     )
     out: dict[int, list[dict[str, Any]]] = {}
     state = np.zeros(len(infos), dtype=np.int64)
@@ -827,3 +843,347 @@ def _predict_typed_join(
         for i in np.flatnonzero(outcome == JOIN_LATE).tolist():
             late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
     return jo.state_rows
+
+
+# --- output modes, session windows, keys without a window, dropDuplicates ----------------------
+
+
+@dataclass(frozen=True)
+class ModesPlan:
+    """What an aggregation outside append-mode windows, or a ``dropDuplicates``, needs."""
+
+    mode: str
+    """The output mode: ``append``, ``update`` or ``complete``."""
+    grouping: str
+    """``window``, ``session``, ``time`` (the event time itself is a key) or ``none``."""
+    gap_ms: int = 0
+    """The session gap, for ``session``."""
+    outputs: tuple[tuple[str, str], ...] = ()
+    """The aggregation's output columns in order: (kind, output name), kind being ``window``,
+    ``time``, ``group:<input column>`` or ``agg:<index into Shape.aggs>``."""
+
+
+_COLLECT_SET_SIZE = r"size\(collect_set\((\S+#\d+L?(?:-T\d+ms)?), 0, 0(?:, \w+)?\), \w+\)"
+"""``size(collect_set(col))`` as the analyzed plan prints it."""
+
+
+def _modes_shape(
+    agg: P.Node, inputs: Mapping[str, Any], mode: str, policy: Policy, project: Any
+) -> Shape | None:
+    """Recognise an aggregation the append-mode window path does not cover, or return None."""
+    grouping, outputs = agg.lists()[:2]
+    node = agg.child()
+    spec: WindowSpec | None = None
+    window_attr: str | None = None
+    gap_ms: int | None = None
+    while node.name in ("Filter", "Project", "Expand"):
+        if node.name == "Filter":
+            if re.search(r"\.end > \S+\.start", node.args):
+                raise NotModelled(
+                    "the model's ModelAnswer covers session_window with a fixed gap; a gap "
+                    "computed per row is modelled by streamlab.model.session (gaps=...) only"
+                )
+            if not re.fullmatch(r"isnotnull\([^()]+\)", node.args.strip()):
+                raise NotModelled(_not_modelled(node))
+        elif "precisetimestampconversion" in node.args:
+            m = re.search(r"\+ cast\((\d+ \w+) as interval\) as timestamp\)", node.args)
+            if m and " % " not in node.args:
+                gap_ms = _interval_ms(m.group(1))
+                named = re.search(r"\) AS ([^,\]\s]+)", node.args[m.end() :])
+                window_attr = P.name_of(named.group(1)) if named else "session_window"
+            else:
+                spec, window_attr = _window_of(node)
+        elif node.name == "Project" and all(P.is_attr(e) for e in node.lists()[0]):
+            pass
+        else:
+            raise NotModelled(_not_modelled(node))
+        node = node.child()
+    dedup_keys: tuple[str, ...] | None = None
+    node = _skip_alias(node)
+    if node.name == "DeduplicateWithinWatermark":
+        dedup_keys = tuple(P.name_of(k) for k in node.lists()[0])
+        node = node.child()
+    try:
+        side, _ = _side(node, inputs)
+    except NotModelled:
+        plain = _unwatermarked_side(node, inputs)
+        if plain is None or spec is not None or gap_ms is not None or dedup_keys is not None:
+            raise
+        side = plain
+    time_attr = next((n for n, src in side.names.items() if src == side.time), None)
+    groups: list[str] = []
+    time_key = False
+    for g in grouping:
+        name = P.name_of(g)
+        if name == window_attr:
+            continue
+        if not P.is_attr(g):
+            raise NotModelled(f"the model does not cover grouping by the expression {g}")
+        if name == time_attr:
+            time_key = True
+            continue
+        groups.append(side.names.get(name, name))
+    kind = (
+        "session"
+        if gap_ms is not None
+        else ("window" if spec is not None else ("time" if time_key else "none"))
+    )
+    if kind in ("window", "session") and time_key:
+        raise NotModelled("the model does not cover grouping by a window and the event time")
+    aggs: list[Agg] = []
+    cols: list[tuple[str, str]] = []
+    group_names: list[str] = []
+    collect_set = False
+    for out in outputs:
+        expr, name = P.alias(out)
+        if P.is_attr(expr):
+            src = P.name_of(expr)
+            if src == window_attr:
+                cols.append(("window", name))
+            elif time_key and src == time_attr:
+                cols.append(("time", name))
+            else:
+                cols.append((f"group:{side.names.get(src, src)}", name))
+                group_names.append(name)
+            continue
+        m = re.fullmatch(_COLLECT_SET_SIZE, expr)
+        if m:
+            col = P.name_of(m.group(1))
+            cols.append((f"agg:{len(aggs)}", name))
+            aggs.append(Agg("distinct", side.names.get(col, col), name))
+            collect_set = True
+            continue
+        m = re.fullmatch(r"(\w+)\((.*)\)", expr)
+        if m is None or m.group(1).lower() not in _AGGS:
+            raise NotModelled(f"the model does not cover the aggregate {expr}")
+        arg = m.group(2).strip()
+        cols.append((f"agg:{len(aggs)}", name))
+        if m.group(1) == "count" and arg == "1":
+            aggs.append(Agg("count", None, name))
+        elif P.is_attr(arg):
+            col = P.name_of(arg)
+            aggs.append(Agg(m.group(1).replace("mean", "avg"), side.names.get(col, col), name))
+        else:
+            raise NotModelled(f"the model does not cover the aggregate {expr}")
+    if kind == "window" and mode == "append" and not collect_set:
+        return None  # the append-mode window path (_window_shape) covers it
+    from streamlab.model.modes import ModeRefused, OutputMode, SessionSpec, check_mode
+
+    grouping_spec = spec if kind == "window" else (SessionSpec(gap_ms or 1) if gap_ms else None)
+    try:
+        check_mode(grouping_spec, OutputMode(mode), time_in_keys=time_key, has_keys=bool(groups))
+    except ModeRefused as exc:
+        raise NotModelled(f"Spark refuses this query, and so does the model: {exc}") from None
+    if dedup_keys is not None:
+        dedup_keys = tuple(side.names.get(k, k) for k in dedup_keys)
+    return Shape(
+        "modes",
+        (side,),
+        window=spec,
+        window_name=window_attr or "window",
+        groups=tuple(groups),
+        group_names=tuple(group_names),
+        aggs=tuple(aggs),
+        dedup_keys=dedup_keys,
+        policy=policy,
+        project=project,
+        modes=ModesPlan(mode, kind, gap_ms or 0, tuple(cols)),
+    )
+
+
+def _distinct_shape(node: P.Node, inputs: Mapping[str, Any], policy: Policy, project: Any) -> Shape:
+    """``withWatermark(...).dropDuplicates(keys)``: the keys, with or without the event time."""
+    keys = tuple(P.name_of(k) for k in node.lists()[0])
+    side, cols = _side(node.child(), inputs)
+    input_keys = tuple(side.names.get(k, k) for k in keys)
+    return Shape(
+        "distinct",
+        (side,),
+        dedup_keys=input_keys,
+        side_columns=(cols,),
+        policy=policy,
+        project=project,
+        modes=ModesPlan("append", "time" if side.time in input_keys else "none"),
+    )
+
+
+def _predict_modes(
+    shape: Shape, landed: Landed, restarts: frozenset[int]
+) -> tuple[list[BatchInfo], dict[int, list[dict[str, Any]]], Any, dict[int, list[dict[str, Any]]]]:
+    """Run the model for a ``modes`` or ``distinct`` shape: batches, rows per batch, state, late."""
+    from streamlab.model.distinct import drop_duplicates
+    from streamlab.model.modes import OutputMode, SessionSpec, aggregate_modes
+
+    assert shape.modes is not None
+    plan = shape.modes
+    n = len(landed)
+    side = shape.sides[0]
+    batches = [list(rows) if name == side.input else [] for name, rows in landed]
+    out: dict[int, list[dict[str, Any]]] = {}
+    late: dict[int, list[dict[str, Any]]] = {}
+    if shape.kind == "distinct":
+        keys = shape.dedup_keys or ()
+        model: list[list[tuple[str, int | None, str]]] = []
+        flat: list[Mapping[str, Any]] = []
+        for rows in batches:
+            part = []
+            for r in rows:
+                flat.append(r)
+                t = r.get(side.time)
+                part.append((repr(tuple(r.get(k) for k in keys)), _ms(t) if t else None, ""))
+            model.append(part)
+        mrows = Rows.from_batches(model)
+        infos = _mode_plan(shape, mrows, n, restarts, no_data=True)
+        dd = drop_duplicates(mrows, infos, time_in_key=plan.grouping == "time")
+        spark_of = _spark_of(infos)
+        for i in range(len(mrows)):
+            if dd.outcome[i] == KEPT:
+                out.setdefault(spark_of[int(mrows.batch[i])], []).append(
+                    _side_row(shape, 0, flat[i])
+                )
+            elif dd.outcome[i] == DEDUP_LATE:
+                late.setdefault(int(mrows.batch[i]), []).append(dict(flat[i]))
+        return infos, out, dd.state_rows, late
+    mrows, flat = _model_rows(shape, 0, batches)
+    if not side.time:  # no watermark: event time plays no part
+        mrows = replace(mrows, valid=np.ones(len(mrows), dtype=bool))
+    mode = OutputMode(plan.mode)
+    infos = _mode_plan(shape, mrows, n, restarts, no_data=mode is not OutputMode.COMPLETE)
+    reached = mrows.valid.copy()
+    state = np.zeros(len(infos), dtype=np.int64)
+    if shape.dedup_keys is not None:
+        dd = deduplicate(mrows, infos, side.delay_ms)
+        reached = dd.outcome == KEPT
+        state = state + dd.state_rows
+        for i in np.flatnonzero(dd.outcome == DEDUP_LATE).tolist():
+            late.setdefault(int(mrows.batch[i]), []).append(dict(flat[i]))
+    grouping: Any = (
+        shape.window
+        if plan.grouping == "window"
+        else (SessionSpec(plan.gap_ms) if plan.grouping == "session" else None)
+    )
+    res = aggregate_modes(
+        mrows,
+        reached,
+        infos,
+        grouping,
+        mode,
+        aggs=(),
+        time_key=plan.grouping == "time",
+        keep_members=True,
+    )
+    state = state + res.state_rows
+    counted = set(res.row[~res.late].tolist())
+    for lost in sorted(set(res.row[res.late].tolist()) - counted):
+        late.setdefault(int(mrows.batch[lost]), []).append(dict(flat[lost]))
+    for k in range(len(res.emit_batch)):
+        members = [flat[i] for i in res.members[k].tolist()]
+        first = members[0] if members else {}
+        start, end = int(res.emit_start[k]), int(res.emit_end[k])
+        row: dict[str, Any] = {}
+        for what, name in plan.outputs:
+            if what == "window":
+                row[name] = (_dt(start), _dt(end))
+            elif what == "time":
+                row[name] = _dt(start)
+            elif what.startswith("group:"):
+                row[name] = first.get(what[6:])
+            else:
+                a = shape.aggs[int(what[4:])]
+                row[name] = _aggregate_ext(a, members)
+        out.setdefault(int(res.emit_batch[k]), []).append(row)
+    return infos, out, state, late
+
+
+def _mode_plan(
+    shape: Shape, rows: Rows, n: int, restarts: frozenset[int], *, no_data: bool
+) -> list[BatchInfo]:
+    maxima = [batch_maxima(rows.batch, rows.time_ms, rows.valid, n)]
+    return plan_batches(
+        [InputWatermark(shape.sides[0].input, shape.sides[0].delay_ms)],
+        maxima,
+        data_batches=n,
+        policy=shape.policy,
+        trigger=Trigger.PROCESSING_TIME,
+        restarts=restarts,
+        no_data_batches=no_data,
+    )
+
+
+def _aggregate_ext(a: Agg, rows: list[Mapping[str, Any]]) -> Any:
+    if a.func == "distinct":
+        return len({r[a.column] for r in rows if a.column and r.get(a.column) is not None})
+    return _aggregate(a, rows)
+
+
+def _prediction_modes(shape: Shape, landed: Landed, restarts: frozenset[int]) -> Prediction:
+    infos, out, state, late = _predict_modes(shape, landed, restarts)
+    project = _project_fn(shape)
+    batches = [
+        ModelBatch(
+            batch=b.batch,
+            data_step=b.data_batch,
+            late_watermark=b.late_watermark,
+            eviction_watermark=b.eviction_watermark,
+            next_watermark=b.next_watermark,
+            rows=[project(r) for r in out.get(b.batch, [])],
+            state_rows=int(state[b.batch]) if len(state) else 0,
+        )
+        for b in infos
+    ]
+    return Prediction(shape, batches, late)
+
+
+def _describe_modes(shape: Shape) -> str:
+    assert shape.modes is not None
+    plan = shape.modes
+    delay = _dur(shape.sides[0].delay_ms)
+    if shape.kind == "distinct":
+        with_time = "with" if plan.grouping == "time" else "without"
+        return f"dropDuplicates {with_time} the event time in the key, watermark delay {delay}"
+    if plan.grouping == "session":
+        what = f"session windows with a {_dur(plan.gap_ms)} gap"
+    elif plan.grouping == "window" and shape.window is not None:
+        w = shape.window
+        kind = "tumbling" if w.tumbling else f"sliding every {_dur(w.slide_ms)}"
+        what = f"{_dur(w.size_ms)} {kind} windows"
+    elif plan.grouping == "time":
+        what = "groups keyed by the event time"
+    else:
+        what = "groups without a window"
+    return f"{what} in {plan.mode} mode, watermark delay {delay}"
+
+
+def _refuse_second_watermark(below: P.Node) -> None:
+    """Spark 4 fails a query with two ``withWatermark`` on one stream; so does the model."""
+    node = below
+    while node.name in ("Project", "Filter", "SubqueryAlias"):
+        node = node.child()
+    if node.name == "EventTimeWatermark":
+        raise NotModelled(
+            "the query calls withWatermark twice on one stream: Spark 4 fails it once the "
+            "watermark moves ('Redefining watermark is disallowed', with "
+            "spark.sql.streaming.statefulOperator.allowMultiple on, the default); keep one "
+            "withWatermark per input"
+        )
+
+
+def _unwatermarked_side(node: P.Node, inputs: Mapping[str, Any]) -> Side | None:
+    """Return the input read without ``withWatermark`` (renames only), or ``None``."""
+    renames: list[dict[str, str]] = []
+    node = _skip_alias(node)
+    while node.name == "Project":
+        try:
+            renames.append(_renames(node))
+        except NotModelled:
+            return None
+        node = _skip_alias(node.child())
+    if node.name != "StreamingRelation":
+        return None
+    name = _input_of(node, inputs)
+    m_cols = re.search(r"\], \[([^\]]*)\]", node.args)
+    cols = [P.name_of(c) for c in P.split_top(m_cols.group(1))] if m_cols else []
+    mapping = {c: c for c in cols}
+    for r in reversed(renames):
+        mapping = {new: mapping[old] for new, old in r.items() if old in mapping}
+    return Side(name, "", 0, mapping)
