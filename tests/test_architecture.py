@@ -32,9 +32,10 @@ LAYERS: dict[str, set[str]] = {
     "notebook": BASE | {"lab", "raw", "ingest", "spark"},
     "testing": BASE | {"model", "spark"},
     "live": BASE | {"lab", "raw", "ingest", "model", "pipelines", "run", "checks", "spark"},
+    "exercises": BASE | {"lab", "raw", "spark", "ingest", "model", "testing"},
     "cli": BASE
     | {"lab", "raw", "spark", "ingest", "model", "pipelines", "run", "checks", "analysis"}
-    | {"notebook", "live"},
+    | {"notebook", "live", "exercises"},
     "__main__": {"cli"},
     "__init__": BASE | {"lab", "raw", "spark", "ingest", "checks"},
 }

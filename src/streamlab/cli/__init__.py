@@ -15,6 +15,7 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from streamlab.cli import (
     cluster,
+    exercises,
     experiments,
     explain,
     lab,
@@ -133,7 +134,17 @@ def _quiet_commands(group: typer.Typer) -> None:
 
 
 # Each module adds its group of commands.
-for _module in (lab, pipelines, relocate, live, explain, experiments, notebook, cluster):
+for _module in (
+    lab,
+    pipelines,
+    relocate,
+    live,
+    explain,
+    experiments,
+    notebook,
+    cluster,
+    exercises,
+):
     _module.register(app)
 _quiet_commands(app)
 
