@@ -66,7 +66,9 @@ def predict(
     from streamlab.testing.source import ScriptedInput, parse_schema
 
     names = list(query.__code__.co_varnames[: query.__code__.co_argcount])
-    inputs = {n: ScriptedInput(n, scratch / n, parse_schema(input_schema(n))) for n in names}
+    inputs = {
+        n: ScriptedInput(n, scratch / "inputs" / n, parse_schema(input_schema(n))) for n in names
+    }
     df = query(**{n: i.frame(spark) for n, i in inputs.items()})
     oracle = Oracle.from_query(
         df, {n: i.schema for n, i in inputs.items()}, "append", df.schema.fieldNames()
@@ -92,8 +94,17 @@ def _landed_batch(pred: Prediction, batch: int) -> int | None:
     return step
 
 
-def expected_answer(slug: str, spark: SparkSession, data: LabData, scratch: Path) -> Any:
-    """Return the model's answer to exercise ``slug`` on ``data``."""
+def expected_answer(
+    slug: str, session: Callable[[], SparkSession], data: LabData, scratch: Path
+) -> Any:
+    """Return the model's answer to exercise ``slug`` on ``data`` (``session`` builds plans)."""
+    counts = Counter(e["event_id"] for _, e in data.records("events"))
+    if slug == "duplicate-rate":
+        rows = sum(counts.values())
+        return round((rows - len(counts)) / rows, 4)
+    if slug == "duplicates-aside":
+        return sorted(k for k, n in counts.items() if n > 1)
+    spark = session()
     if slug == "next-watermark":
         return _dt(
             predict(spark, _counts("5 minutes", None, "10 minutes"), data, scratch).next_watermark
@@ -121,10 +132,4 @@ def expected_answer(slug: str, spark: SparkSession, data: LabData, scratch: Path
     if slug == "unclicked-impressions":
         pred = predict(spark, _left_outer, data, scratch)
         return sum(1 for r in pred.rows_since(0) if r.get("click_id") is None)
-    counts = Counter(e["event_id"] for _, e in data.records("events"))
-    if slug == "duplicate-rate":
-        rows = sum(counts.values())
-        return round((rows - len(counts)) / rows, 4)
-    if slug == "duplicates-aside":
-        return sorted(k for k, n in counts.items() if n > 1)
     raise KeyError(slug)

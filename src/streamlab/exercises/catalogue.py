@@ -189,9 +189,9 @@ EXERCISES: tuple[Exercise, ...] = (
             f"a {d}-minute watermark delay",
             f"Count all events per 5-minute tumbling window of event_time, in append mode, "
             f"with a watermark delay of {d} minutes. Each window is emitted once, when the "
-            f"watermark passes its end; an event at or behind the watermark when its batch "
-            f"runs is dropped. Compare with the other delays: which events does {d} minutes "
-            "drop, and how late is each window emitted?",
+            f"watermark passes its end; an event whose window the watermark has already "
+            f"passed when its batch runs is dropped. Compare with the other delays: which "
+            f"events does {d} minutes drop, and how late is each window emitted?",
             _EV,
             "a streaming DataFrame of window and events (the count)",
             (
@@ -270,20 +270,21 @@ EXERCISES: tuple[Exercise, ...] = (
         "what a 5-minute delay drops",
         "A query counts events per 5-minute window with a 5-minute watermark delay. How many "
         "of the landed events does it drop as late? Each batch runs with the watermark the "
-        "batches before it left; an event at or behind it is dropped.",
+        "batches before it left; an event whose window ends at or before it is dropped.",
         _EV,
         "an int",
         (
             "Walk the batches in order, keeping the watermark: max event time so far minus 5 "
             "minutes, updated after each batch.",
-            "Spark drops an event whose time is <= the watermark its batch runs with.",
+            "Spark drops an event whose window end is <= the watermark its batch runs with: "
+            "the window is closed already.",
         ),
         "model",
         (
             Mutant(
-                "strict",
+                "event-time",
+                "end <= watermark",
                 'e["event_time"] <= watermark',
-                'e["event_time"] < watermark - delay',
                 "expected",
             ),
         ),

@@ -60,9 +60,13 @@ class Checked:
     """Input rows behind the watermark of their batch (in the expected answer's terms)."""
     state_rows: int | None = None
     """Rows in state after the last batch, when the exercise checks state."""
+    answer: str | None = None
+    """For an answer exercise: the answer that matched the model's."""
 
     def describe(self) -> str:
         """Say what was checked in one line."""
+        if self.answer is not None:
+            return f"{self.label}: {self.answer}, the model's answer over {self.batches} batches"
         emitted = _ranges(self.emitted_in) if self.emitted_in else "none"
         parts = [
             f"{self.label}: {self.batches} batches ({self.micro_batches} micro-batches)",
@@ -159,11 +163,19 @@ def check(
                 f"{cfg.lateness_min // 60}-{cfg.lateness_max // 60} min)",
             )
         )
-    session = spark or _session(paths)
+    sessions: list[SparkSession] = [spark] if spark is not None else []
+
+    def session() -> SparkSession:
+        # An answer about the duplicates needs no Spark at all; start it only when needed.
+        if not sessions:
+            sessions.append(_session(paths))
+        return sessions[0]
+
     runs = paths.root / "exercises" / ".runs"
     checked: list[Checked] = []
     verdict: Verdict | None = None
-    with _deadline(session, timeout, ex):
+    got: Any = None
+    with _deadline(sessions, timeout, ex):
         for data in datasets:
             if progress is not None:
                 progress(f"checking on {data.label}")
@@ -203,13 +215,13 @@ def _session(paths: LabPaths) -> SparkSession:
 
 
 @contextmanager
-def _deadline(spark: SparkSession, seconds: float, ex: Exercise) -> Iterator[None]:
+def _deadline(sessions: list[SparkSession], seconds: float, ex: Exercise) -> Iterator[None]:
     """Stop the check after ``seconds``: the queries it started, and the learner's code."""
     fired = threading.Event()
 
     def fire() -> None:
         fired.set()
-        for q in list(spark.streams.active):
+        for q in [q for s in sessions for q in s.streams.active]:
             with contextlib.suppress(Exception):  # best effort; the error below says why
                 q.stop()
         _thread.interrupt_main()
@@ -235,7 +247,7 @@ def _deadline(spark: SparkSession, seconds: float, ex: Exercise) -> Iterator[Non
 
 
 def _check_answer(
-    ex: Exercise, sol: Solution, spark: SparkSession, data: LabData, work: Path
+    ex: Exercise, sol: Solution, spark: Callable[[], SparkSession], data: LabData, work: Path
 ) -> tuple[bool, Checked | str, Any]:
     from streamlab.exercises.answers import expected_answer
 
@@ -248,7 +260,7 @@ def _check_answer(
         ) from exc
     want = expected_answer(ex.slug, spark, data, work)
     ok, shown = _same_answer(want, got, ex.tolerance)
-    info = Checked(data.label, data.count, 0, 1, 0, [], 0)
+    info = Checked(data.label, data.count, 0, 1, 0, [], 0, answer=_show(got))
     if ok:
         return True, info, got
     return (
@@ -374,7 +386,7 @@ def _expected(ex: Exercise, spark: SparkSession, data: LabData, work: Path) -> _
         from streamlab.testing.source import ScriptedInput, parse_schema
 
         inputs = {
-            n: ScriptedInput(n, work / "model" / n, parse_schema(s))
+            n: ScriptedInput(n, work / "model" / "inputs" / n, parse_schema(s))
             for n, s in _schemas(ex).items()
         }
         frames = {n: i.frame(spark) for n, i in inputs.items()}
@@ -415,11 +427,12 @@ def _expected(ex: Exercise, spark: SparkSession, data: LabData, work: Path) -> _
 
 
 def _check_query(
-    ex: Exercise, sol: Solution, spark: SparkSession, data: LabData, work: Path
+    ex: Exercise, sol: Solution, session: Callable[[], SparkSession], data: LabData, work: Path
 ) -> tuple[bool, Checked | str, Any]:
     from streamlab.testing import AddData
     from streamlab.testing.rows import Column, normalize
 
+    spark = session()
     want = _expected(ex, spark, data, work)
     steps = _steps(ex, data)
     test = _stream_test(ex, sol.function, sol.output_mode, spark, work / "solution")
@@ -449,6 +462,8 @@ def _check_query(
         first = X.first_difference(context)
         if first is not None:
             why = _why(run, want, steps, cols, sol)
+            if why:
+                why = why.replace("the test expects", "the exercise asks for")
             return False, first + (f"\nwhy: {why}" if why else "") + _mode_note(ex, sol), None
         state = None
         if ex.check_state:

@@ -126,6 +126,7 @@ def _window(ctx: Context, b: int, diff: Any, wi: int, day: date | None) -> str:
         line = f"{label} ({_values(w, names, keys, day)}) was expected after batch {b}; " + (
             f"you emitted it after batch {when}" if when is not None else "you never emitted it"
         )
+        line += _watermarks(ctx, b, day)
     else:
         assert g is not None
         when = _batch_of(ctx.want, lambda r: key(r) == first)
@@ -134,6 +135,7 @@ def _window(ctx: Context, b: int, diff: Any, wi: int, day: date | None) -> str:
             if when is not None
             else "it was not expected at all"
         )
+        line += _watermarks(ctx, b, day)
     group_filter = {
         names[i]: first[j] for j, i in enumerate(keys[1:], 1) if names[i] == "event_type"
     }
@@ -149,6 +151,7 @@ def _story(
     seen: dict[str, int] = {}
     by_fate: dict[tuple[int, str], list[str]] = {}
     copies: list[tuple[str, int, int]] = []
+    members: list[tuple[str, int]] = []
     total = 0
     for batch, e in ctx.data.records("events"):
         t = e["event_time"]
@@ -159,6 +162,7 @@ def _story(
         if any(e.get(k) != v for k, v in groups.items()):
             continue
         total += 1
+        members.append((eid, batch))
         i = step_of.get((batch, "events"))
         if i is None:
             continue
@@ -194,7 +198,9 @@ def _story(
             "removed first"
         )
     if not lines and total:
-        lines.append(f"{total} of the lab's events fall in it")
+        shown = ", ".join(f"{eid} (batch {b})" for eid, b in members[:_MAX_NAMED])
+        more = f" and {total - _MAX_NAMED} more" if total > _MAX_NAMED else ""
+        lines.append(f"its events in the lab: {shown}{more}")
     return "\n".join(lines)
 
 
@@ -247,7 +253,8 @@ def _record_story(ctx: Context, id_name: str, row: Norm, names: list[str], day: 
         facts = [
             f"{value} landed in batch {b} with event_time {render_value(e['event_time'], day)}"
         ]
-        if len(sent) > 1:
+        expected_ids = {r[names.index(id_name)] for rows in ctx.want.values() for r in rows}
+        if len(sent) > 1 and value in expected_ids:
             facts.append(
                 f"it was sent {len(sent)} times (batches {', '.join(str(x) for x, _ in sent)}): "
                 "a re-sent copy is removed by deduplication"
@@ -304,6 +311,21 @@ def _values(row: Norm, names: list[str], skip: Sequence[int], day: date | None) 
         f"{n}={render_value(v, day)}"
         for i, (n, v) in enumerate(zip(names, row, strict=True))
         if i not in skip
+    )
+
+
+def _watermarks(ctx: Context, batch: int, day: date | None) -> str:
+    """Say which watermark the batch after ``batch`` ran with on each side."""
+    nxt = [i for i, (b, _) in enumerate(ctx.steps) if b == batch + 1]
+    if not nxt:
+        return ""
+    i = nxt[0]
+    want, got = ctx.late_watermarks[i], ctx.got_watermarks[i]
+    if want == got:
+        return ""
+    return (
+        f" (after batch {batch} the exercise's watermark was {_render_ms(want, day)}, "
+        f"yours {_render_ms(got, day)})"
     )
 
 

@@ -13,10 +13,9 @@ def _emitted(events, size, slide, delay):
     for batch in events:
         for e in batch:
             t = e["event_time"]
-            if watermark is not None and t <= watermark:
-                continue  # late: dropped
-            last = EPOCH + ((t - EPOCH) // slide) * slide
-            start = last
+            # Every window holding t whose end the watermark has not passed; the others drop
+            # the event (an event can be dropped from one sliding window and kept in another).
+            start = EPOCH + ((t - EPOCH) // slide) * slide
             while start > t - size:
                 if watermark is None or start + size > watermark:
                     state.add((start, e["event_type"]))

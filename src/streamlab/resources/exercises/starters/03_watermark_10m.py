@@ -2,8 +2,9 @@
 
 Count all events per 5-minute tumbling window of event_time, in append mode, with a
 watermark delay of 10 minutes. Each window is emitted once, when the watermark passes its
-end; an event at or behind the watermark when its batch runs is dropped. Compare with the
-other delays: which events does 10 minutes drop, and how late is each window emitted?
+end; an event whose window the watermark has already passed when its batch runs is dropped.
+Compare with the other delays: which events does 10 minutes drop, and how late is each
+window emitted?
 
 Return a streaming DataFrame of window and events (the count).
 
