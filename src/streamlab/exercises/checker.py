@@ -16,6 +16,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -179,8 +180,14 @@ def check(
         for data in datasets:
             if progress is not None:
                 progress(f"checking on {data.label}")
-            work = runs / f"{ex.file_name.removesuffix('.py')}-{data.config.seed}"
-            shutil.rmtree(work, ignore_errors=True)
+            # A fresh folder per check: Spark's state maintenance may still be finishing
+            # files of an earlier run when it is removed.
+            runs.mkdir(parents=True, exist_ok=True)
+            work = Path(
+                tempfile.mkdtemp(
+                    prefix=f"{ex.file_name.removesuffix('.py')}-{data.config.seed}-", dir=runs
+                )
+            )
             try:
                 if ex.kind == "answer":
                     ok, info, got = _check_answer(ex, sol, session, data, work)

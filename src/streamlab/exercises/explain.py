@@ -136,15 +136,68 @@ def _window(ctx: Context, b: int, diff: Any, wi: int, day: date | None) -> str:
             else "it was not expected at all"
         )
         line += _watermarks(ctx, b, day)
+    shape = _shapes(ctx, wi) if (w is None or g is None) else None
+    if shape:
+        return f"{line}\n{shape}"
     group_filter = {
         names[i]: first[j] for j, i in enumerate(keys[1:], 1) if names[i] == "event_type"
     }
-    events = _story(ctx, start, end, group_filter, day)
+    events = _story(ctx, start, end, group_filter, day, counts=w is not None and g is not None)
     return line + (f"\n{events}" if events else "")
 
 
+def _shape_of(rows: list[Norm], wi: int) -> tuple[int, int] | None:
+    """Return (size, slide) in ms of the windows among ``rows``, or ``None`` if none."""
+    import math
+
+    pairs = {r[wi] for r in rows if isinstance(r[wi], tuple)}
+    if not pairs:
+        return None
+    sizes = {_ms(e) - _ms(s) for s, e in pairs}
+    starts = sorted({_ms(s) for s, _ in pairs})
+    size = max(sizes)
+    step = 0
+    for a in starts[1:]:
+        step = math.gcd(step, a - starts[0])
+    if step == 0 or step >= size:
+        step = size
+    return size, step
+
+
+def _shapes(ctx: Context, wi: int) -> str | None:
+    """Say how the expected windows and yours differ in size or slide, if they do."""
+    want = _shape_of([r for rows in ctx.want.values() for r in rows], wi)
+    got = _shape_of([r for rows in ctx.got.values() for r in rows], wi)
+    if want is None or got is None or want == got:
+        return None
+
+    def words(shape: tuple[int, int]) -> str:
+        size, step = shape
+        kind = "tumbling" if step == size else f"sliding every {_dur(step)}"
+        return f"{_dur(size)} {kind}"
+
+    return (
+        f"the exercise's windows are {words(want)}; yours are {words(got)}: check the "
+        "window's size and slide"
+    )
+
+
+def _dur(ms: int) -> str:
+    for unit, size in (("hour", 3_600_000), ("minute", 60_000), ("second", 1000)):
+        if ms and ms % size == 0:
+            n = ms // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{ms} ms"
+
+
 def _story(
-    ctx: Context, start: datetime, end: datetime, groups: dict[str, Any], day: date | None
+    ctx: Context,
+    start: datetime,
+    end: datetime,
+    groups: dict[str, Any],
+    day: date | None,
+    *,
+    counts: bool,
 ) -> str:
     """Tell the lab's events in a window whose fate depends on the watermark, or that repeat."""
     step_of = {(b, n): i for i, (b, n) in enumerate(ctx.steps)}
@@ -190,7 +243,7 @@ def _story(
                 f"counts {'it' if len(ids) == 1 else 'them'}; your watermark was already "
                 f"{mine} and drops {'it' if len(ids) == 1 else 'them'}"
             )
-    if not lines and copies:
+    if not lines and copies and counts:
         eid, batch, first_batch = copies[0]
         lines.append(
             f"{len(copies)} of its {total} events are re-sent copies, e.g. {eid} (sent in batch "
