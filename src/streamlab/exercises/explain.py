@@ -289,9 +289,22 @@ def _record(ctx: Context, b: int, diff: Any, idx: int, day: date | None) -> str:
         )
     else:
         when = _batch_of(ctx.want, lambda r: ident(r) == first)
-        line = f"{who} ({_values(row, names, [idx], day)}): you emitted it after batch {b}; " + (
-            f"it was expected after batch {when}" if when is not None else "it was not expected"
-        )
+        mine = sum(1 for r in ctx.got.get(b, []) if ident(r) == first)
+        theirs = sum(1 for r in ctx.want.get(b, []) if ident(r) == first)
+        if when == b:
+            line = (
+                f"{who} ({_values(row, names, [idx], day)}): you emitted it {mine} times after "
+                f"batch {b}, expected {theirs}"
+            )
+        else:
+            line = (
+                f"{who} ({_values(row, names, [idx], day)}): you emitted it after batch {b}; "
+                + (
+                    f"it was expected after batch {when}"
+                    if when is not None
+                    else "it was not expected"
+                )
+            )
     story = _record_story(ctx, id_name, row, names, day)
     return line + (f"\n{story}" if story else "")
 
@@ -309,8 +322,9 @@ def _record_story(ctx: Context, id_name: str, row: Norm, names: list[str], day: 
         expected_ids = {r[names.index(id_name)] for rows in ctx.want.values() for r in rows}
         if len(sent) > 1 and value in expected_ids:
             facts.append(
-                f"it was sent {len(sent)} times (batches {', '.join(str(x) for x, _ in sent)}): "
-                "a re-sent copy is removed by deduplication"
+                f"it was sent {len(sent)} times (in batches "
+                f"{', '.join(str(x) for x, _ in sent)}): each copy after the first is a re-sent "
+                "copy, which deduplication removes"
             )
         step = {(bb, n): i for i, (bb, n) in enumerate(ctx.steps)}.get((b, "events"))
         t = e["event_time"]
