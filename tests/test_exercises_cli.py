@@ -106,3 +106,13 @@ def test_check_of_an_answer_passes_and_fails_with_exit_1(lab, tmp_path) -> None:
     failed = json.loads(result.stdout)
     assert not failed["passed"] and "you answered []" in failed["failure"]
     assert P.status(P.read(lab), ex) == "passed"  # a pass stays a pass
+
+
+def test_streamlab_lab_names_the_next_exercise(lab) -> None:
+    from streamlab.cli.exercises import next_exercise
+
+    assert next_exercise(lab) == {"number": 1, "slug": "read-events", "concept": find(1).concept}
+    P.record_check(lab, find(1), passed=True)
+    assert next_exercise(lab)["slug"] == "watermark-5m"
+    P.progress_file(lab).write_text("{damaged")
+    assert next_exercise(lab)["number"] == 1  # a damaged file never fails 'streamlab lab'
