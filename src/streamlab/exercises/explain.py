@@ -275,7 +275,8 @@ def _record(ctx: Context, b: int, diff: Any, idx: int, day: date | None) -> str:
     w, g = missing.get(first), extra.get(first)
     row = w if w is not None else g
     assert row is not None
-    who = str(row[idx])
+    ids = [row[i] for i in (idx, click, imp) if i is not None and row[i] is not None]
+    who = str(ids[0]) if ids else "a row"
     if w is not None and g is not None:
         col = next(i for i in range(len(names)) if w[i] != g[i])
         line = (
