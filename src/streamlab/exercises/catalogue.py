@@ -939,7 +939,7 @@ EXERCISES: tuple[Exercise, ...] = (
         "a streaming DataFrame of event_id, user_id, event_type, value, event_time",
         ("Select, watermark, deduplicate.",),
         "model",
-        (_delay(10, 5),),
+        (Mutant("no-dedup", '.dropDuplicatesWithinWatermark(["event_id"])', "", "copy"),),
     ),
     Exercise(
         40,
