@@ -139,6 +139,8 @@ def _window(ctx: Context, b: int, diff: Any, wi: int, day: date | None) -> str:
     shape = _shapes(ctx, wi) if (w is None or g is None) else None
     if shape:
         return f"{line}\n{shape}"
+    if "ad_id" in names:
+        return line  # windows over the join's impressions: the lab's events do not explain them
     group_filter = {
         names[i]: first[j] for j, i in enumerate(keys[1:], 1) if names[i] == "event_type"
     }
