@@ -921,9 +921,9 @@ EXERCISES: tuple[Exercise, ...] = (
         "reference",
         (
             Mutant(
-                "processing-day",
-                'F.to_date("event_time")',
-                'F.to_date("processing_time")',
+                "no-event-date",
+                '        F.to_date("event_time").alias("event_date"),\n',
+                "",
                 "event_date",
             ),
         ),
