@@ -33,9 +33,10 @@ LAYERS: dict[str, set[str]] = {
     "testing": BASE | {"model", "spark"},
     "live": BASE | {"lab", "raw", "ingest", "model", "pipelines", "run", "checks", "spark"},
     "quiz": BASE | {"lab", "raw", "spark", "ingest", "model", "testing"},
+    "exercises": BASE | {"lab", "raw", "spark", "ingest", "model", "testing"},
     "cli": BASE
     | {"lab", "raw", "spark", "ingest", "model", "pipelines", "run", "checks", "analysis"}
-    | {"notebook", "live", "quiz"},
+    | {"notebook", "live", "quiz", "exercises"},
     "__main__": {"cli"},
     "__init__": BASE | {"lab", "raw", "spark", "ingest", "checks"},
 }

@@ -15,6 +15,7 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from streamlab.cli import (
     cluster,
+    exercises,
     experiments,
     explain,
     lab,
@@ -134,7 +135,18 @@ def _quiet_commands(group: typer.Typer) -> None:
 
 
 # Each module adds its group of commands.
-for _module in (lab, pipelines, relocate, live, explain, experiments, quiz, notebook, cluster):
+for _module in (
+    lab,
+    pipelines,
+    relocate,
+    live,
+    explain,
+    experiments,
+    notebook,
+    cluster,
+    quiz,
+    exercises,
+):
     _module.register(app)
 _quiet_commands(app)
 

@@ -442,6 +442,10 @@ def lab(
         "ok": bool(report.ok and result.ok),
         "seconds": round(time.monotonic() - started, 2),
     }
+    from streamlab.cli.exercises import next_exercise
+
+    nxt = next_exercise(paths)
+    data["next_exercise"] = nxt
 
     def render(out: Console) -> None:
         if setup is not None and origin is not None:
@@ -459,6 +463,11 @@ def lab(
         out.print(_summary_table(run_data))
         _render_accounting(out, _accounting_of(run_data))
         out.print(f"{'✅' if data['ok'] else '✗'} Lab finished in {data['seconds']:.1f} s")
+        if nxt is not None:
+            out.print(
+                f"Practise: streamlab exercises start {nxt['number']} ({nxt['slug']}: "
+                f"{nxt['concept']})"
+            )
 
     emit(data, json, render)
     if not data["ok"]:

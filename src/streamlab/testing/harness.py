@@ -148,6 +148,9 @@ class StreamRun:
     """The 1-based number of the step being executed."""
     answer: list[dict[str, Any]] = field(default_factory=list)
     """After the steps: every row the query emitted, by column (timestamps in UTC)."""
+    step_answers: list[list[dict[str, Any]]] = field(default_factory=list)
+    """After the steps: per ``AddData``, the rows of the batches it caused (its data batch and
+    the no-data batch after it), by column."""
     _query: Any = None
     _df: Any = None
     _sink: BatchSink | None = None
@@ -299,6 +302,25 @@ class StreamRun:
         self.answer = [
             dict(zip(names, r, strict=True)) for r in self._rows_of(sorted(self.batches))
         ]
+        self.step_answers = [
+            [dict(zip(names, r, strict=True)) for r in self._rows_of(ids)]
+            for ids in self._batches_by_step()
+        ]
+
+    def _batches_by_step(self) -> list[list[int]]:
+        """Per ``AddData``: the batch that read its file and the batches up to the next one's."""
+        firsts: list[int] = []
+        for name, k in self.data_steps:
+            first = next(
+                (b for b in sorted(self.batches) if self.batches[b].offsets.get(name, 0) >= k),
+                None,
+            )
+            firsts.append(first if first is not None else max(self.batches, default=0) + 1)
+        out: list[list[int]] = []
+        for i, first in enumerate(firsts):
+            stop = firsts[i + 1] if i + 1 < len(firsts) else 1 << 62
+            out.append([b for b in sorted(self.batches) if first <= b < stop])
+        return out
 
     def _where(self) -> str:
         step = getattr(self, "_current", None)

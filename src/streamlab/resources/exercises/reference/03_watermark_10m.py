@@ -1,0 +1,11 @@
+"""Count events per 5-minute window, waiting 10 minutes for late events."""
+
+from pyspark.sql import functions as F
+
+
+def solve(events):
+    return (
+        events.withWatermark("event_time", "10 minutes")
+        .groupBy(F.window("event_time", "5 minutes"))
+        .agg(F.count("*").alias("events"))
+    )

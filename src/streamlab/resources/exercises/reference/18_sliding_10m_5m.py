@@ -1,0 +1,11 @@
+"""Count events per 10-minute window sliding every 5 minutes, per event type."""
+
+from pyspark.sql import functions as F
+
+
+def solve(events):
+    return (
+        events.withWatermark("event_time", "10 minutes")
+        .groupBy(F.window("event_time", "10 minutes", "5 minutes"), "event_type")
+        .agg(F.count("*").alias("events"))
+    )

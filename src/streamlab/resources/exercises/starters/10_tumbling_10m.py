@@ -1,0 +1,16 @@
+"""Exercise 10 (tumbling-10m): 10-minute tumbling windows.
+
+Count events per 10-minute tumbling window and event_type, with a 10-minute watermark delay,
+in append mode.
+
+Return a streaming DataFrame of window, event_type, events.
+
+Check it with: streamlab exercises check 10
+"""
+
+from pyspark.sql import functions as F
+
+
+def solve(events):
+    # TODO: build and return the streaming DataFrame.
+    raise NotImplementedError("exercise 10: write your solve()")
