@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamlab.lab.catalog import table_ref
+from streamlab.lab.home import check_home
 from streamlab.lab.paths import PIPELINES, LabPaths
 from streamlab.pipelines.registry import LATE_TABLE, queries_of
 from streamlab.run.accounting import state_operators, state_rows
@@ -190,7 +191,13 @@ def lab_status(
 
     >>> for p in lab_status(None, LabPaths.resolve()):  # doctest: +SKIP
     ...     print(p.pipeline, [q.last_batch for q in p.queries])
+
+    Raises:
+        LabMovedError: the lab was copied or moved from another root and not relocated (its
+            logs name files under the old root).
+
     """
+    check_home(paths, writing=False)
     out = []
     pending: list[tuple[QueryStatus, Path]] = []
     last: dict[str, int] = {}
