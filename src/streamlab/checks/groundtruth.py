@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -340,33 +340,9 @@ def _model_run(
     rows = _first_batches(load_source(paths, "events", quarantine), len(processed))
     pipeline = "windowed_agg" if spec.name == TUMBLING else "dedup"
     base = ModelConfig.from_settings(recorded, pipeline)
-    known = sorted(plan.watermarks)
-    chosen: tuple[Result, str, bool] | None = None
-    for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
-        result = simulate({"events": rows}, _with_trigger(base, trigger))
-        if plan.matches([b.data_batch for b in result.batches]):
-            model_wm = {b: result.batches[b].eviction_watermark for b in known}
-            first = next((b for b in known if model_wm[b] != plan.watermarks[b]), None)
-            if first is None:
-                note = f"trigger {trigger.value}, read from the checkpoint's batches"
-                if plan.from_progress:
-                    note += f" ({plan.from_progress} of them from the progress log)"
-                chosen = (result, note, True)
-                break
-            note = (
-                f"batch {first} ran with watermark {_hm(plan.watermarks[first], True)}, "
-                f"model {_hm(model_wm[first], True)}"
-            )
-            chosen = chosen or (result, note, False)
-    comparable = chosen is not None
-    if chosen is None:
-        result = simulate({"events": rows}, base)
-        note = (
-            f"Spark's batches (no-data batches {plan.no_data()}) match no trigger the model "
-            "plans: the lab ran in several runs with batches landed in between"
-        )
-        chosen = (result, note, False)
-    result, note, plan_ok = chosen
+    result, note, plan_ok, comparable = _fit_trigger(
+        plan, lambda cfg: simulate({"events": rows}, cfg), base
+    )
     summary = {
         "settings": settings,
         "trigger": result.config.trigger.value,
@@ -377,8 +353,39 @@ def _model_run(
     return _Modelled(spec, ckpt, committed, result, note, plan_ok, summary, comparable)
 
 
-def _with_trigger(cfg: ModelConfig, trigger: Trigger) -> ModelConfig:
-    return replace(cfg, trigger=trigger)
+def _fit_trigger(
+    plan: _SparkPlan, run: Callable[[ModelConfig], Result], base: ModelConfig
+) -> tuple[Result, str, bool, bool]:
+    """Run the model with the trigger whose batches and watermarks are the ones Spark ran.
+
+    Returns the result, a note on how it was chosen, whether every known watermark agrees,
+    and whether the plan matched at all (``False``: the lab ran in several runs).
+    """
+    known = sorted(plan.watermarks)
+    chosen: tuple[Result, str, bool] | None = None
+    for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
+        result = run(replace(base, trigger=trigger))
+        if not plan.matches([b.data_batch for b in result.batches]):
+            continue
+        model_wm = {b: result.batches[b].eviction_watermark for b in known}
+        first = next((b for b in known if model_wm[b] != plan.watermarks[b]), None)
+        if first is None:
+            note = f"trigger {trigger.value}, read from the checkpoint's batches"
+            if plan.from_progress:
+                note += f" ({plan.from_progress} of them from the progress log)"
+            return result, note, True, True
+        note = (
+            f"batch {first} ran with watermark {_hm(plan.watermarks[first], True)}, "
+            f"model {_hm(model_wm[first], True)}"
+        )
+        chosen = chosen or (result, note, False)
+    if chosen is not None:
+        return (*chosen, True)
+    note = (
+        f"Spark's batches (no-data batches {plan.no_data()}) match no trigger the model "
+        "plans: the lab ran in several runs with batches landed in between"
+    )
+    return run(base), note, False, False
 
 
 def _first_batches(rows: Rows, n: int) -> Rows:
@@ -585,33 +592,7 @@ def _model_join_run(
         for name in ("impressions", "clicks")
     }
     base = ModelConfig.from_settings(recorded, "stream_join", outer=spec.name == CTR)
-    known = sorted(plan.watermarks)
-    chosen: tuple[Result, str, bool] | None = None
-    for trigger in (Trigger.AVAILABLE_NOW, Trigger.PROCESSING_TIME):
-        result = simulate(inputs, _with_trigger(base, trigger))
-        if not plan.matches([b.data_batch for b in result.batches]):
-            continue
-        model_wm = {b: result.batches[b].eviction_watermark for b in known}
-        first = next((b for b in known if model_wm[b] != plan.watermarks[b]), None)
-        if first is None:
-            note = f"trigger {trigger.value}, read from the checkpoint's batches"
-            if plan.from_progress:
-                note += f" ({plan.from_progress} of them from the progress log)"
-            chosen = (result, note, True)
-            break
-        note = (
-            f"batch {first} ran with watermark {_hm(plan.watermarks[first], True)}, "
-            f"model {_hm(model_wm[first], True)}"
-        )
-        chosen = chosen or (result, note, False)
-    comparable = chosen is not None
-    if chosen is None:
-        note = (
-            f"Spark's batches (no-data batches {plan.no_data()}) match no trigger the model "
-            "plans: the lab ran in several runs with batches landed in between"
-        )
-        chosen = (simulate(inputs, base), note, False)
-    result, note, plan_ok = chosen
+    result, note, plan_ok, comparable = _fit_trigger(plan, lambda cfg: simulate(inputs, cfg), base)
     summary = {
         "settings": spec.recorded(recorded),
         "trigger": result.config.trigger.value,
