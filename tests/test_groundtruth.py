@@ -188,8 +188,11 @@ def test_a_run_longer_than_spark_keeps_its_offsets_is_modelled_from_durable_stat
     report = compare_with_model(spark, lab)
     data = report.to_dict()
     assert report.ok, data["checks"]
+    events = ("windows_emitted", "late_events", "duplicates_removed")
     for name in COMPARISONS:
-        assert data[name]["ran"] and data[name]["spark"] == data[name]["model"], name
+        ran = name in events  # the join queries did not run on this lab
+        assert data[name]["ran"] is ran, name
+        assert not ran or data[name]["spark"] == data[name]["model"], name
     # One micro-batch per landed batch, then the closing no-data batch.
     assert data["models"][TUMBLING]["spark_batches"] == LONG_RUN + 1
     assert data["models"]["dedup"]["spark_batches"] == LONG_RUN + 1
