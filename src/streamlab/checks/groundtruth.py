@@ -494,14 +494,19 @@ def _late(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Co
 
 
 def _multiset(
-    spark_ids: Counter[str], model_ids: Counter[str], spark_what: str, model_what: str, m: _Modelled
+    spark_ids: Counter[str],
+    model_ids: Counter[str],
+    spark_what: str,
+    model_what: str,
+    m: _Modelled,
+    item: str = "event",
 ) -> Comparison:
     spark_n, model_n = sum(spark_ids.values()), sum(model_ids.values())
     diff = first_difference(spark_ids, model_ids, order=str)
     detail = f"{spark_n} {spark_what}, {model_n} {model_what}"
     if diff is not None:
         detail += "; first difference: " + side_by_side(
-            f"event {diff}", spark_ids[diff], model_ids[diff]
+            f"{item} {diff}", spark_ids[diff], model_ids[diff]
         )
     return Comparison(spark_n, model_n, diff is None and m.plan_ok, detail + _plan_detail(m))
 
@@ -619,14 +624,14 @@ def _join_pairs(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None)
         ["impression_id", "click_id"],
     )
     found = Counter(f"{r[0]}/{r[1]}" for r in table)
-    spark_n, model_n = sum(found.values()), sum(model.values())
-    diff = first_difference(found, model, order=str)
-    detail = f"{spark_n} joined clicks in streaming_silver.ad_clicks, {model_n} by the model"
-    if diff is not None:
-        detail += "; first difference: " + side_by_side(
-            f"impression/click {diff}", found[diff], model[diff]
-        )
-    return Comparison(spark_n, model_n, diff is None and m.plan_ok, detail + _plan_detail(m))
+    return _multiset(
+        found,
+        model,
+        "joined clicks in streaming_silver.ad_clicks",
+        "by the model",
+        m,
+        "impression/click",
+    )
 
 
 def _ctr_windows(spark: SparkSession, paths: LabPaths, m: _Modelled | str | None) -> Comparison:
