@@ -193,6 +193,11 @@ def _iso(ms: int) -> str:
 def test_ctrl_c_stops_cleanly_and_the_state_matches_checkpoints_and_tables(
     live: LiveRun,
 ) -> None:
+    # Run alone, this test must not stop the lab before Spark has dropped a late row.
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while _get(live.url + "api/state")["late_events"]["total"] == 0:
+        assert time.monotonic() < deadline, "no late event within the wait"
+        time.sleep(1)
     live.process.send_signal(signal.SIGINT)
     out, _ = live.process.communicate(timeout=240)
     assert live.process.returncode == 0, out[-3000:] + live.stderr.read_text()[-3000:]

@@ -120,7 +120,10 @@ class Collector:
         self._sources = {s: _Source() for s in SOURCES}
         self._log_offset = 0
         self._records: list[dict[str, Any]] = []
-        self._late: dict[str, dict[str, Any]] = {}
+        # Every captured row: an exact duplicate that arrived late is captured (and counted)
+        # twice, as Spark drops it twice.
+        self._late: list[dict[str, Any]] = []
+        self._late_keys: set[str] = set()
         self._late_files: set[str] = set()
         self._emitted: dict[tuple[int, str], dict[str, Any]] = {}
         self._sink_files: dict[str, set[str]] = {}
@@ -262,15 +265,17 @@ class Collector:
                 continue
             table = pq.read_table(file)
             for row in table.to_pylist():
-                key = f"{row['batch']}/{row['event_id']}"
-                self._late[key] = {
-                    "event_id": row["event_id"],
-                    "event_time": _iso(row["event_time"]),
-                    "batch": row["batch"],
-                    "micro_batch": row["batch_id"],
-                    "late_watermark": _iso(row["late_watermark"]),
-                    "lateness_ms": row["lateness_ms"],
-                }
+                self._late_keys.add(f"{row['batch']}/{row['event_id']}")
+                self._late.append(
+                    {
+                        "event_id": row["event_id"],
+                        "event_time": _iso(row["event_time"]),
+                        "batch": row["batch"],
+                        "micro_batch": row["batch_id"],
+                        "late_watermark": _iso(row["late_watermark"]),
+                        "lateness_ms": row["lateness_ms"],
+                    }
+                )
             self._late_files.add(str(file))
 
     def _read_emitted(self) -> None:
@@ -357,7 +362,7 @@ class Collector:
         current = {q: {**h[-1], "query": q} for q, h in queries.items() if h}
         warnings = self._warnings(by_query)
         pictures = {s: self._picture(s, current) for s in SOURCES}
-        late = sorted(self._late.values(), key=lambda r: (r["micro_batch"], r["event_id"]))
+        late = sorted(self._late, key=lambda r: (r["micro_batch"], r["event_id"]))
         landed = {s: max(self._sources[s].arrival.values(), default=None) for s in SOURCES}
         join = self._join(current)
         return {
@@ -393,7 +398,7 @@ class Collector:
         dots = [d for b in sorted(known.batches) for d in known.batches[b]]
         if source == "events":
             for d in dots:
-                if d.kind == "ok" and f"{d.batch}/{d.event_id}" in self._late:
+                if d.kind == "ok" and f"{d.batch}/{d.event_id}" in self._late_keys:
                     d.kind = "late"
         step = max(1, len(dots) // MAX_DOTS)
         shown = dots[::step]

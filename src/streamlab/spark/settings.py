@@ -24,7 +24,9 @@ def default_config(paths: LabPaths, cores: int) -> dict[str, str]:
     so these must be right before a query's first run (see docs/performance in the repo).
     """
     log4j = resources.files("streamlab").joinpath("resources/log4j2.properties")
-    java_opts = f"-Duser.timezone=UTC -Dlog4j.configurationFile=file:{log4j}"
+    # The JVM's own warnings go to stderr, so that a command's --json output stays clean.
+    jvm_log = "-Xlog:disable -Xlog:all=warning:stderr"
+    java_opts = f"-Duser.timezone=UTC -Dlog4j.configurationFile=file:{log4j} {jvm_log}"
     return {
         # 200 partitions cost ~8x on two cores: one or two tasks a core is enough.
         "spark.sql.shuffle.partitions": str(max(1, cores)),

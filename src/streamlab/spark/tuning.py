@@ -28,7 +28,9 @@ from streamlab.lab.paths import LabPaths
 HDFS_PROVIDER = "org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider"
 ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
 PROVIDER_KEY = "spark.sql.streaming.stateStore.providerClass"
-C1_ONLY = "-XX:TieredStopAtLevel=1"
+# C1 alone shrinks the JVM's code cache to 48 MB, which a long run fills: the JIT then stops
+# for good and the JVM prints a warning. Keep the tiered JIT's 240 MB.
+C1_ONLY = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 
 
 @dataclass(frozen=True)
