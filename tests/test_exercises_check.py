@@ -8,6 +8,7 @@ STREAMLAB_EXERCISES_FULL=1.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -70,6 +71,67 @@ def test_a_wrong_delay_is_named_in_the_lab_s_events(spark, small, tmp_path) -> N
     assert "watermark delay is 5 minutes, not 10 minutes" in text
     assert "window [" in text and "batch" in text
     assert "EVT" in text
+
+
+# --- where a check runs: Jupyter, and a notebook run by streamlab --------------------------------
+
+
+def _ipynb(path, *sources):
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# My answer\n"]}]
+    for source in sources:
+        lines = source.splitlines(keepends=True)
+        cells.append(
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": lines,
+                "outputs": [],
+                "execution_count": None,
+            }
+        )
+    path.write_text(
+        json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    return path
+
+
+def test_a_jupyter_notebook_is_checked_from_its_code_cells(spark, small, tmp_path) -> None:
+    ex = find("next-watermark")
+    good = _ipynb(tmp_path / "good.ipynb", "%pip install streamlab\n", ex.reference_source())
+    verdict = check(ex.number, good, root=small.root, spark=spark, record=False, variant=False)
+    assert verdict.passed, verdict.failure
+    [mutant] = ex.mutants
+    wrong = _ipynb(tmp_path / "wrong.ipynb", ex.mutant_source(mutant))
+    verdict = check(ex.number, wrong, root=small.root, spark=spark, record=False, variant=False)
+    assert not verdict.passed and mutant.cause in (verdict.failure or "")
+
+
+def test_a_notebook_run_by_streamlab_checks_on_the_lab_it_runs_on(
+    spark, small, tmp_path, monkeypatch
+) -> None:
+    from streamlab.notebook import run_notebook
+
+    elsewhere = str(tmp_path / "no-lab-here")
+    monkeypatch.setenv("STREAMLAB_ROOT", elsewhere)
+
+    ex = find("next-watermark")
+    call = (
+        "import streamlab.exercises\n"
+        f"verdict = streamlab.exercises.check({ex.number}, answer, variant=False, record=False)\n"
+        "print(verdict.render())\n"
+        "assert verdict.passed, verdict.failure\n"
+    )
+    book = tmp_path / "practice.py"
+    book.write_text(
+        "# Databricks notebook source\n"
+        + ex.reference_source()
+        + "\n# COMMAND ----------\n\n"
+        + call
+    )
+    result = run_notebook(book, spark, small.root, capture=True)
+    assert result.status == "ok", result.to_dict()["error"]
+    assert "exercise 7 (next-watermark) passed" in (result.cells[-1].output or "")
+    assert os.environ["STREAMLAB_ROOT"] == elsewhere
 
 
 # --- bad input: one line, nothing recorded --------------------------------------------------------

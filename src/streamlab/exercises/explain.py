@@ -208,6 +208,7 @@ def _story(
     copies: list[tuple[str, int, int]] = []
     members: list[tuple[str, int]] = []
     total = 0
+    end_ms = _ms(end)
     for batch, e in ctx.data.records("events"):
         t = e["event_time"]
         eid = str(e["event_id"])
@@ -221,9 +222,10 @@ def _story(
         i = step_of.get((batch, "events"))
         if i is None:
             continue
-        ms = _ms(t)
-        late_want = ms <= ctx.late_watermarks[i] and ctx.late_watermarks[i] > 0
-        late_got = ms <= ctx.got_watermarks[i] and ctx.got_watermarks[i] > 0
+        # Spark drops a row's contribution to a window when the window's end is behind the
+        # batch's watermark, not the row's own time (rule L2 of docs/semantics-proof.md).
+        late_want = end_ms <= ctx.late_watermarks[i] and ctx.late_watermarks[i] > 0
+        late_got = end_ms <= ctx.got_watermarks[i] and ctx.got_watermarks[i] > 0
         if late_want != late_got:
             by_fate.setdefault((batch, "drop" if late_want else "keep"), []).append(eid)
         if first != batch or eid in {c[0] for c in copies}:
@@ -234,16 +236,17 @@ def _story(
         wm, mine = _render_ms(ctx.late_watermarks[i], day), _render_ms(ctx.got_watermarks[i], day)
         named = _name(ids)
         if fate == "drop":
+            them = "it" if len(ids) == 1 else "them"
             lines.append(
-                f"{named} arrived in batch {batch}, when the watermark was already {wm}: the "
-                f"exercise's query drops {'it' if len(ids) == 1 else 'them'} as late; yours "
-                f"(watermark {mine}) counts {'it' if len(ids) == 1 else 'them'}"
+                f"{named} arrived in batch {batch}, when the watermark was already {wm}, past "
+                f"the window's end: the exercise's query drops {them} as late; yours "
+                f"(watermark {mine}) counts {them}"
             )
         else:
             lines.append(
                 f"{named} arrived in batch {batch}, with the watermark at {wm}: the exercise "
                 f"counts {'it' if len(ids) == 1 else 'them'}; your watermark was already "
-                f"{mine} and drops {'it' if len(ids) == 1 else 'them'}"
+                f"{mine}, past the window's end, and drops {'it' if len(ids) == 1 else 'them'}"
             )
     if not lines and copies and counts:
         eid, batch, first_batch = copies[0]

@@ -32,8 +32,6 @@ class Solution:
     """The file it was read from, or the function's name."""
     output_mode: str
     """``OUTPUT_MODE`` of the module (``append`` when it declares none)."""
-    trigger: str | None
-    """``TRIGGER`` of the module, when it declares one."""
 
 
 def source_of(path: Path) -> str:
@@ -77,8 +75,7 @@ def load(
     if callable(solution) and not isinstance(solution, str | Path):
         module = inspect.getmodule(solution)
         mode = getattr(module, "OUTPUT_MODE", ex.output_mode) if module else ex.output_mode
-        trigger = getattr(module, "TRIGGER", None) if module else None
-        sol = Solution(solution, getattr(solution, "__qualname__", "solve"), str(mode), trigger)
+        sol = Solution(solution, getattr(solution, "__qualname__", "solve"), str(mode))
     else:
         path = Path(solution)
         text = source if source is not None else source_of(path)
@@ -117,8 +114,7 @@ def _from_source(ex: Exercise, text: str, origin: str) -> Solution:
             f"{ex.number}' writes a starter)"
         )
     mode = module.__dict__.get("OUTPUT_MODE", "append")
-    trigger = module.__dict__.get("TRIGGER")
-    return Solution(fn, origin, str(mode), None if trigger is None else str(trigger))
+    return Solution(fn, origin, str(mode))
 
 
 def _check_signature(ex: Exercise, sol: Solution) -> None:

@@ -26,6 +26,7 @@ import builtins
 import contextlib
 import io
 import linecache
+import os
 import re
 import signal
 import subprocess
@@ -134,6 +135,9 @@ class NotebookRunner:
         started = time.perf_counter()
         folder = str(book.path.resolve().parent)
         sys.path.insert(0, folder)
+        # Code that finds the lab by itself (streamlab.exercises.check) finds this one.
+        outer_root = os.environ.get("STREAMLAB_ROOT")
+        os.environ["STREAMLAB_ROOT"] = str(self.paths.root)
         hooks = intercept.Hooks(
             self.spark,
             self.paths.root,
@@ -160,6 +164,10 @@ class NotebookRunner:
                 watchdog.cancel()
             with contextlib.suppress(ValueError):
                 sys.path.remove(folder)
+            if outer_root is None:
+                os.environ.pop("STREAMLAB_ROOT", None)
+            else:
+                os.environ["STREAMLAB_ROOT"] = outer_root
             buffer = io.StringIO()
             with self._captured(buffer):
                 result.queries = self.queries.stop_all()
