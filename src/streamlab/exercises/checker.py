@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import hashlib
 import shutil
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from streamlab.errors import StreamlabError
 from streamlab.exercises import explain as X
@@ -382,7 +386,34 @@ class _Expected:
     micro_batches: int
 
 
+_KEPT_ANSWERS = 16
+"""Expected answers kept in memory: checking again in one process does not rerun the reference."""
+_answers: OrderedDict[str, _Expected] = OrderedDict()
+
+
+def _answer_key(ex: Exercise, data: LabData) -> str:
+    """Return what the expected answer depends on: the exercise's reference and the data."""
+    digest = hashlib.sha256()
+    digest.update(f"{ex.slug}\0{ex.oracle}\0{ex.output_mode}\0".encode())
+    digest.update(ex.reference_source().encode())
+    digest.update(orjson.dumps(data.raw, option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()
+
+
 def _expected(ex: Exercise, spark: SparkSession, data: LabData, work: Path) -> _Expected:
+    """Return the expected answer of ``ex`` on ``data``, from memory when known already."""
+    key = _answer_key(ex, data)
+    if key in _answers:
+        _answers.move_to_end(key)
+        return _answers[key]
+    answer = _compute_expected(ex, spark, data, work)
+    _answers[key] = answer
+    while len(_answers) > _KEPT_ANSWERS:
+        _answers.popitem(last=False)
+    return answer
+
+
+def _compute_expected(ex: Exercise, spark: SparkSession, data: LabData, work: Path) -> _Expected:
     from streamlab.exercises.solution import load as load_solution
     from streamlab.testing import AddData
 
