@@ -1,15 +1,20 @@
 """The same lab, unchanged, on local Spark, on a standalone cluster and over Spark Connect.
 
 One master with one 1-core worker and one Connect server start for the module (and are stopped
-whatever happens). Each mode gets a lab root of its own with the same generator settings;
-``streamlab setup`` writes the same bytes everywhere (generation is Python, not Spark), then
-``streamlab lab`` runs every pipeline and the verification through the mode's Spark. Every
-table must hold the same rows in all three modes, and the runs must report the same numbers.
+whatever happens, tests/support/servers.py). Each mode gets a lab root of its own with the same
+generator settings; ``streamlab setup`` writes the same bytes everywhere (generation is Python,
+not Spark), then ``streamlab lab`` runs every pipeline and the verification through the mode's
+Spark. Every table must hold the same rows in all three modes, and the runs must report the
+same numbers. The same stream tests of ``streamlab.testing`` give identical results in every
+mode too (each mode in its own process, with its own session).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,15 +23,12 @@ from typing import Any
 
 import pytest
 
-from streamlab.lab.paths import LabPaths
-from streamlab.spark.cluster import stop_cluster
-from streamlab.spark.connect import stop_connect_server
 from streamlab.spark.daemons import Daemon, alive
-from tests.support.ports import free_ports
 from tests.support.processes import streamlab
+from tests.support.servers import started_servers
 from tests.support.tables import tables_of
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 # Six batches: enough for windows to close, late data, joins and dedup in every mode.
 SETUP = [
@@ -44,37 +46,8 @@ MODES = ("local", "cluster", "connect")
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A cluster (1 master, 1 worker of 1 core) and a local-mode Connect server, both stopped
-    at the end whatever happens."""
-    cluster_root = tmp_path_factory.mktemp("cluster")
-    connect_root = tmp_path_factory.mktemp("connect")
-    master_port, webui_port, connect_port = free_ports(1), free_ports(2), free_ports(1)
-    cluster_args = ["cluster", "start", "--root", str(cluster_root), "--json"]
-    cluster_args += ["--port", str(master_port), "--webui-port", str(webui_port)]
-    cluster_args += ["--workers", "1", "--cores", "1", "--memory", "2g"]
-    connect_args = ["connect-server", "start", "--root", str(connect_root), "--json"]
-    connect_args += ["--port", str(connect_port)]
-    started = time.monotonic()
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            cluster_run = pool.submit(streamlab, *cluster_args, timeout=300)
-            connect_run = pool.submit(streamlab, *connect_args, timeout=300)
-            cluster, connect = cluster_run.result(), connect_run.result()
-        assert cluster.returncode == 0, cluster.stderr
-        assert connect.returncode == 0, connect.stderr
-        print(f"cluster and Connect server up in {time.monotonic() - started:.1f} s")
-        yield {
-            "cluster_root": cluster_root,
-            "connect_root": connect_root,
-            "cluster": json.loads(cluster.stdout),
-            "connect": json.loads(connect.stdout),
-        }
-    finally:
-        streamlab("cluster", "stop", "--root", str(cluster_root), timeout=120)
-        streamlab("connect-server", "stop", "--root", str(connect_root), timeout=120)
-        # The library call is a no-op when the command above worked; it is the safety net.
-        stop_cluster(LabPaths.resolve(cluster_root))
-        stop_connect_server(LabPaths.resolve(connect_root))
+    """A cluster (1 master, 1 worker of 1 core) and a local-mode Connect server."""
+    yield from started_servers(tmp_path_factory.mktemp("servers"))
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +145,97 @@ def test_the_runs_report_the_same_numbers(labs: dict[str, dict[str, Any]]) -> No
     local = _numbers(labs["local"]["report"])
     for mode in ("cluster", "connect"):
         assert _numbers(labs[mode]["report"]) == local, mode
+
+
+# --- the harness's stream tests in every mode ------------------------------------------------
+
+SCENARIO = r"""
+import json, sys
+from pyspark.sql import functions as F
+from streamlab.spark.session import lab_session
+from streamlab.testing import (AddData, CheckAnswer, CheckNewAnswer, CrashAndRestart,
+    ExpectLate, ExpectWatermark, ModelAnswer, StreamTest)
+
+spark = lab_session(sys.argv[1], attach=False, config={"spark.sql.shuffle.partitions": "2"})
+
+def counts(events):
+    return (events.withWatermark("event_time", "10 seconds")
+            .dropDuplicatesWithinWatermark(["id"])
+            .groupBy(F.window("event_time", "10 seconds", "5 seconds")).count())
+
+def joined(impressions, clicks):
+    imps = impressions.withWatermark("imp_time", "5 seconds")
+    cl = clicks.withWatermark("click_time", "5 seconds")
+    return imps.join(cl, F.expr("imp_id = click_imp AND click_time BETWEEN imp_time AND "
+                                "imp_time + interval 10 seconds"), "leftOuter")
+
+t = lambda s: f"2026-01-01 00:00:{s:02d}"
+one = StreamTest(spark, counts, schema="id string, event_time timestamp", expect_model=True).run(
+    AddData([("a", t(1)), ("b", t(7)), ("a", t(1))]),
+    CheckNewAnswer(),
+    AddData([("c", t(30)), ("d", t(2))]),
+    CheckNewAnswer(),
+    CrashAndRestart(),
+    AddData([("e", t(3)), ("f", t(45))]),
+    ExpectLate([("e", t(3))]),
+    ExpectWatermark(ModelAnswer()),
+    CheckAnswer(),
+)
+two = StreamTest(spark, joined, inputs={"impressions": "imp_id string, imp_time timestamp",
+                 "clicks": "click_id string, click_imp string, click_time timestamp"},
+                 expect_model=True).run(
+    AddData([("i1", t(1)), ("i2", t(2))], to="impressions"),
+    AddData([("c1", "i1", t(4))], to="clicks"),
+    AddData([("i9", t(40))], to="impressions"),
+    AddData([("c9", "i9", t(41))], to="clicks"),
+    CheckAnswer(),
+)
+def plain(run):
+    rows = [{k: str(v) for k, v in r.items()} for r in run.answer]
+    return {"rows": sorted(rows, key=json.dumps),
+            "watermarks": [b.watermark_ms for _, b in sorted(run.batches.items())]}
+print("RESULT " + json.dumps({"windows": plain(one), "join": plain(two)}))
+"""
+
+
+def run_mode(tmp: Path, env: dict[str, str]) -> dict[str, Any]:
+    script = tmp / "scenario.py"
+    script.write_text(SCENARIO)
+    base = dict(os.environ)
+    for key in ("SPARK_REMOTE", "STREAMLAB_MASTER"):
+        base.pop(key, None)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp / "lab")],
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    return dict(json.loads(line[len("RESULT ") :]))
+
+
+@pytest.fixture(scope="module")
+def local_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return run_mode(tmp_path_factory.mktemp("harness-local"), {})
+
+
+def test_a_standalone_cluster_gives_identical_results(
+    servers: dict[str, Any], local_result: dict[str, Any], tmp_path: Path
+) -> None:
+    assert (
+        run_mode(tmp_path, {"STREAMLAB_MASTER": servers["cluster"]["master_url"]}) == local_result
+    )
+
+
+def test_spark_connect_gives_identical_results(
+    servers: dict[str, Any], local_result: dict[str, Any], tmp_path: Path
+) -> None:
+    assert run_mode(tmp_path, {"SPARK_REMOTE": servers["connect"]["url"]}) == local_result
+
+
+# --- last: stopping ---------------------------------------------------------------------------
 
 
 def test_stop_ends_exactly_the_started_processes(servers: dict[str, Any]) -> None:
