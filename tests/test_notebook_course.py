@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -40,16 +39,6 @@ def _landed(root: Path, source: str) -> list[dict[str, object]]:
 
 def _time(text: object) -> datetime:
     return datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _forget_the_notebooks_tables(spark: SparkSession) -> Iterator[None]:
-    """Drop the managed tables the notebooks created, so later tests' labs are not shadowed."""
-    yield
-    for db in spark.catalog.listDatabases():
-        if db.name.startswith("streaming_"):
-            for table in spark.catalog.listTables(db.name):
-                spark.sql(f"DROP TABLE IF EXISTS {db.name}.{table.name}")
 
 
 @pytest.fixture(scope="module")
