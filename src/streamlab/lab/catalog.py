@@ -204,7 +204,10 @@ def _forget_managed(spark: SparkSession, qualified: str) -> None:
     """
     scratch = Path(tempfile.mkdtemp(prefix="streamlab-forget-"))
     try:
-        spark.sql(f"ALTER TABLE {qualified} SET LOCATION '{scratch}'")
+        try:
+            spark.sql(f"ALTER TABLE {qualified} SET LOCATION '{scratch}'")
+        except Exception:  # not movable: keeping it registered is better than deleting its files
+            return
         spark.sql(f"DROP TABLE IF EXISTS {qualified}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
