@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from streamlab.cli import app
 from streamlab.errors import StreamlabError
-from streamlab.lab.paths import CHECKPOINTS, SOURCES
+from streamlab.lab.catalog import attach_catalog
+from streamlab.lab.paths import CHECKPOINTS, SOURCES, LabPaths
 from streamlab.notebook import RunResult, guide_notebook, run_notebook
+from tests.support.lab import snapshot
 
 
 def _output(result: RunResult) -> str:
@@ -149,6 +151,77 @@ def test_every_cell_kind(spark: SparkSession, tmp_path: Path) -> None:
     assert result.cells[6].note == "already installed: pyspark"
     assert (tmp_path / "lab" / "notes" / "a.json").exists()
     spark.catalog.dropTempView("notes")
+
+
+TABLES = """\
+# Databricks notebook source
+# MAGIC %sql
+# MAGIC CREATE DATABASE IF NOT EXISTS streaming_silver;
+# MAGIC CREATE DATABASE IF NOT EXISTS streaming_gold;
+# MAGIC CREATE TABLE IF NOT EXISTS streaming_gold.notes (lab STRING) USING DELTA
+
+# COMMAND ----------
+
+lab, n = dbutils.widgets.get("lab"), int(dbutils.widgets.get("rows"))
+rows = spark.createDataFrame([(lab, i) for i in range(n)], "lab string, n long")
+rows.write.format("delta").mode("overwrite").saveAsTable("streaming_gold.counts")
+rows.write.format("delta").mode("overwrite").saveAsTable("streaming_gold.counts")  # drops, makes
+spark.sql(f"INSERT INTO streaming_gold.notes VALUES ('{lab}')")
+landed = (
+    spark.readStream.schema("lab string, n long").json("/tmp/streaming/landed/")
+    .writeStream.format("delta")
+    .option("checkpointLocation", "/tmp/streaming/checkpoints/landed")
+    .toTable("streaming_silver.landed")
+)
+"""
+SHARED = ("streaming_gold.counts", "streaming_gold.notes", "streaming_silver.landed")
+
+
+def _rows(spark: SparkSession, root: Path) -> dict[str, list[tuple[object, ...]]]:
+    attach_catalog(spark, LabPaths.resolve(root))
+    return {t: sorted(tuple(r) for r in spark.table(t).collect()) for t in SHARED}
+
+
+@pytest.mark.slow
+def test_a_notebooks_tables_belong_to_its_lab_alone(spark: SparkSession, tmp_path: Path) -> None:
+    path = tmp_path / "tables.py"
+    path.write_text(TABLES)
+    sizes = {"a": 2, "b": 3}
+    for lab, n in sizes.items():
+        landed = tmp_path / lab / "landed"
+        landed.mkdir(parents=True)
+        lines = (json.dumps({"lab": lab, "n": i}) for i in range(n))
+        (landed / "part-0.json").write_text("\n".join(lines) + "\n")
+    first = run_notebook(path, spark, tmp_path / "a", params={"lab": "a", "rows": "2"})
+    assert first.status == "ok", first.to_dict()["error"]
+    before = snapshot(tmp_path / "a")
+    # The same session serves lab b next: a's tables must neither shadow b's nor be written.
+    second = run_notebook(path, spark, tmp_path / "b", params={"lab": "b", "rows": "3"})
+    assert second.status == "ok", second.to_dict()["error"]
+    assert snapshot(tmp_path / "a") == before
+    # What toTable and saveAsTable made is an external table at its folder in lab b.
+    for table in ("streaming_gold.counts", "streaming_silver.landed"):
+        rows = {r[0]: r[1] for r in spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()}
+        database, name = table.split(".")
+        folder = tmp_path / "b" / "warehouse" / f"{database}.db" / name
+        assert (rows["Type"], rows["Location"].removeprefix("file:")) == ("EXTERNAL", str(folder))
+
+    for lab, n in (("b", 3), ("a", 2)):  # there and back again
+        assert _rows(spark, tmp_path / lab) == {
+            "streaming_gold.counts": [(lab, i) for i in range(n)],
+            "streaming_gold.notes": [(lab,)],
+            "streaming_silver.landed": [(lab, i) for i in range(n)],
+        }
+
+    empty = LabPaths.resolve(tmp_path / "c")
+    for database in ("streaming_silver", "streaming_gold"):
+        (empty.warehouse / f"{database}.db").mkdir(parents=True)
+    attach_catalog(spark, empty)
+    assert not any(spark.catalog.tableExists(t) for t in SHARED)
+    attach_catalog(spark, LabPaths.resolve(tmp_path / "a"))
+    for table in SHARED:  # dropping a catalog entry never deletes a lab's data
+        spark.sql(f"DROP TABLE {table}")
+    assert snapshot(tmp_path / "a") == before
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,13 @@ and tables survive between runs and any number of processes can read them at onc
 written by streaming queries carry the file sink's ``_spark_metadata`` log, so readers only ever
 see committed files.
 
+A table the session creates in one of the lab's databases is registered as an external table at
+its folder (the notebook runner does this for ``toTable`` and ``saveAsTable``), never as a
+managed one: dropping a managed table deletes its folder, and its location would stay with the
+lab that created it when the session is re-pointed to another lab root. A managed table found
+when re-pointing (one made by ``CREATE TABLE`` without ``LOCATION``) is unregistered without
+touching its files.
+
 On a session with a persistent catalog of its own (Hive, Unity Catalog) nothing is attached:
 databases and tables are created there directly.
 """
@@ -15,6 +22,9 @@ databases and tables are created there directly.
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +42,8 @@ DATABASES = ("streaming_bronze", "streaming_silver", "streaming_gold")
 
 TABLE_MARKER = "_table.json"
 _ROOT_KEY = "streamlab.lab.catalog.root"
+_NAME_PART = re.compile(r"`((?:[^`]|``)*)`|([^.`]+)")
+_SESSION_CATALOG = "spark_catalog"
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,46 @@ def register_table(
     return ref
 
 
+def lab_table_folder(spark: SparkSession, paths: LabPaths, name: str) -> Path | None:
+    """Return the folder of table ``name`` in the lab's warehouse, if its database is the lab's.
+
+    ``name`` is ``table``, ``database.table`` or ``spark_catalog.database.table``, with or
+    without backquotes; a bare name is of the current database. A database of the lab is one
+    whose location is a ``<name>.db`` folder of the lab's warehouse; for any other (``default``,
+    one created with a ``LOCATION`` of its own, a session with a catalog of its own) this is None.
+    """
+    if not uses_lab_catalog(spark):
+        return None
+    parts = _name_parts(name)
+    if len(parts) == 3 and parts[0].lower() == _SESSION_CATALOG:
+        parts = parts[1:]
+    if len(parts) == 1:
+        parts = [spark.catalog.currentDatabase(), *parts]
+    if len(parts) != 2 or not all(parts):
+        return None
+    database, table = parts
+    if not spark.catalog.databaseExists(database):
+        return None
+    location = Path(_database_location(spark, database))
+    if location.parent != paths.warehouse or location.suffix != ".db":
+        return None
+    return location / table.lower()  # Spark's catalog keeps names in lower case
+
+
+def table_location(spark: SparkSession, name: str) -> tuple[str, str] | None:
+    """Return the type (``MANAGED``, ``EXTERNAL``, ``VIEW``...) and location of table ``name``.
+
+    None when the session has no such table (a temporary view has no location: None too).
+    """
+    if not spark.catalog.tableExists(name):
+        return None
+    rows = {r[0]: r[1] for r in spark.sql(f"DESCRIBE TABLE EXTENDED {name}").collect()}
+    kind, location = rows.get("Type"), rows.get("Location")
+    if not kind or not location:
+        return None
+    return str(kind), str(location).removeprefix("file:")
+
+
 def attach_catalog(spark: SparkSession, paths: LabPaths) -> list[str]:
     """Register every database and table found in the lab's warehouse; return the tables.
 
@@ -117,18 +169,14 @@ def attach_catalog(spark: SparkSession, paths: LabPaths) -> list[str]:
         if not folder.is_dir():
             continue
         database = folder.name.removesuffix(".db")
-        _attach_database(spark, database, folder)
+        moved = _attach_database(spark, database, folder)
+        if repoint and not moved:
+            _forget_tables(spark, database)  # another root's; this lab's are attached below
         known = {t.name: t for t in spark.catalog.listTables(database)}
         present = {p.name for p in folder.iterdir() if p.is_dir() and not _hidden(p.name)}
-        if repoint:
-            for name, table in known.items():
-                if table.tableType == "EXTERNAL" and name not in present:
-                    spark.sql(f"DROP TABLE IF EXISTS {database}.{name}")
         for name in sorted(present):
             qualified = f"{database}.{name}"
-            if name in known and repoint and known[name].tableType == "EXTERNAL":
-                spark.sql(f"DROP TABLE IF EXISTS {qualified}")
-            elif name in known:
+            if name in known:
                 # A table's file listing is cached when first read: see what was written since.
                 spark.catalog.refreshTable(qualified)
                 attached.append(qualified)
@@ -139,14 +187,61 @@ def attach_catalog(spark: SparkSession, paths: LabPaths) -> list[str]:
     return attached
 
 
-def _attach_database(spark: SparkSession, database: str, folder: Path) -> None:
+def _forget_tables(spark: SparkSession, database: str) -> None:
+    """Unregister every table of ``database`` (its views are kept); delete no file."""
+    for table in spark.catalog.listTables(database):
+        if table.tableType == "EXTERNAL":
+            spark.sql(f"DROP TABLE IF EXISTS {database}.{table.name}")
+        elif table.tableType == "MANAGED":
+            _forget_managed(spark, f"{database}.{table.name}")
+
+
+def _forget_managed(spark: SparkSession, qualified: str) -> None:
+    """Unregister the managed table ``qualified`` and leave its folder as it is.
+
+    Dropping a managed table deletes its location, which is another lab's data here: the table
+    is first pointed at an empty folder of its own, and only that folder goes with the drop.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="streamlab-forget-"))
+    try:
+        try:
+            spark.sql(f"ALTER TABLE {qualified} SET LOCATION '{scratch}'")
+        except Exception:  # not movable: keeping it registered is better than deleting its files
+            return
+        spark.sql(f"DROP TABLE IF EXISTS {qualified}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _database_location(spark: SparkSession, database: str) -> str:
+    rows = spark.sql(f"DESCRIBE DATABASE {database}").collect()
+    location = str({r[0]: r[1] for r in rows}.get("Location", "") or "")
+    return location.removeprefix("file:").rstrip("/")
+
+
+def _name_parts(name: str) -> list[str]:
+    """Split a table name into its parts: ``a.`b.c``` -> ``['a', 'b.c']``."""
+    return [
+        quoted.replace("``", "`") if quoted else bare.strip()
+        for quoted, bare in _NAME_PART.findall(name.strip())
+    ]
+
+
+def _attach_database(spark: SparkSession, database: str, folder: Path) -> bool:
+    """Create ``database`` at ``folder``, or move it there; return whether it was moved.
+
+    A database that moves leaves its tables behind: they are of the folder it had before (another
+    lab root), and would shadow this lab's tables of the same names.
+    """
     if spark.catalog.databaseExists(database):
-        rows = spark.sql(f"DESCRIBE DATABASE {database}").collect()
-        location = {r[0]: r[1] for r in rows}.get("Location", "")
-        if location.removeprefix("file:").rstrip("/") != str(folder).rstrip("/"):
+        location = _database_location(spark, database)
+        if location != str(folder).rstrip("/"):
             spark.sql(f"ALTER DATABASE {database} SET LOCATION '{folder}'")
-        return
+            _forget_tables(spark, database)
+            return True
+        return False
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {database} LOCATION '{folder}'")
+    return False
 
 
 def _attach_table(spark: SparkSession, qualified: str, folder: Path) -> bool:

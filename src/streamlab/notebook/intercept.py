@@ -9,6 +9,11 @@ readers and writers behave as a Databricks learner's code expects:
 - ``format("cloudFiles")`` runs Auto Loader on Spark's file source (:mod:`.autoloader`);
 - without Delta Lake in the session, ``format("delta")`` is Parquet and Delta-only features
   fail with one line (:mod:`.delta`); ``USING DELTA`` in SQL creates a Parquet table;
+- a table that ``toTable()`` or ``saveAsTable()`` creates in one of the lab's databases is an
+  external table at its folder in the lab's warehouse, not a managed one
+  (:func:`streamlab.lab.catalog.lab_table_folder`), so that the session can serve another lab
+  root afterwards without this lab's tables shadowing that one's, and dropping the table never
+  deletes the lab's data;
 - every query started is handed to the runner, which tracks it (:mod:`.streams`);
 - ``awaitTermination()`` without a timeout, which would wait forever for a query with the
   default trigger, waits until the query has processed what has landed.
@@ -25,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamlab.lab.paths import SOURCES
+from streamlab.lab.catalog import lab_table_folder, table_location
+from streamlab.lab.paths import SOURCES, LabPaths
 from streamlab.notebook import autoloader, delta
 
 if TYPE_CHECKING:
@@ -347,6 +353,48 @@ def _batch_load(original: Callable[..., Any]) -> Callable[..., Any]:
 # -- writers ------------------------------------------------------------------------------------
 
 
+def _writer_option(original: Callable[..., Any]) -> Callable[..., Any]:
+    def option(self: Any, key: str, value: Any) -> Any:
+        _state(self)["options"][str(key)] = value
+        return original(self, key, value)
+
+    return option
+
+
+def _writer_options(_original: Callable[..., Any]) -> Callable[..., Any]:
+    def options(self: Any, **opts: Any) -> Any:
+        for key, value in opts.items():
+            if value is not None:
+                self.option(key, value)
+        return self
+
+    return options
+
+
+def _table_path(hooks: Hooks, writer: Any, name: str, opts: dict[str, Any], batch: bool) -> None:
+    """Give a table the notebook is about to create in a lab database its folder there.
+
+    Spark makes a table with a ``path`` option an external one; without it, a managed one,
+    whose folder a ``DROP TABLE`` deletes and which keeps pointing at this lab when the session
+    later serves another lab root. A ``path`` the notebook gave is kept. An existing table is
+    left as it is, except that ``saveAsTable`` is given an external table's own folder again:
+    in overwrite mode Spark drops the table and creates it anew.
+    """
+    given = {str(k).lower() for k in _state(writer)["options"]}
+    given |= {str(k).lower() for k, v in opts.items() if v is not None}
+    if "path" in given:
+        return
+    folder = lab_table_folder(hooks.spark, LabPaths.resolve(hooks.root), name)
+    if folder is None:
+        return
+    if not hooks.spark.catalog.tableExists(name):
+        writer.option("path", str(folder))
+    elif batch:
+        existing = table_location(hooks.spark, name)
+        if existing is not None and existing[0] == "EXTERNAL":
+            writer.option("path", existing[1])
+
+
 def _writer_format(original: Callable[..., Any]) -> Callable[..., Any]:
     def format(self: Any, source: str) -> Any:
         hooks = _hooks()
@@ -383,6 +431,8 @@ def _stream_to_table(original: Callable[..., Any]) -> Callable[..., Any]:
         if hooks is not None and format is not None:
             self.format(format)
             format = None
+        if hooks is not None:
+            _table_path(hooks, self, tableName, kw, batch=False)
         query: StreamingQuery = original(self, tableName, format, *args, **kw)
         if hooks is not None:
             hooks.started(query)
@@ -401,6 +451,21 @@ def _save(original: Callable[..., Any]) -> Callable[..., Any]:
         original(self, target, format, *args, **kw)
 
     return save
+
+
+def _save_as_table(original: Callable[..., Any]) -> Callable[..., Any]:
+    def save_as_table(
+        self: Any, name: str, format: str | None = None, *args: Any, **kw: Any
+    ) -> None:
+        hooks = _hooks()
+        if hooks is not None:
+            if format is not None:
+                self.format(format)
+                format = None
+            _table_path(hooks, self, name, kw, batch=True)
+        original(self, name, format, *args, **kw)
+
+    return save_as_table
 
 
 def _sql(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -468,11 +533,15 @@ def _patches() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[
         (DataFrameReader, "option", _reader_option),
         (DataFrameReader, "load", _batch_load),
         (DataStreamWriter, "format", _writer_format),
+        (DataStreamWriter, "option", _writer_option),
+        (DataStreamWriter, "options", _writer_options),
         (DataStreamWriter, "start", _stream_start),
         (DataStreamWriter, "toTable", _stream_to_table),
         (DataFrameWriter, "format", _writer_format),
+        (DataFrameWriter, "option", _writer_option),
+        (DataFrameWriter, "options", _writer_options),
         (DataFrameWriter, "save", _save),
-        (DataFrameWriter, "saveAsTable", _save),
+        (DataFrameWriter, "saveAsTable", _save_as_table),
         (SparkSession, "sql", _sql),
         (StreamingQuery, "awaitTermination", _await),
     ]

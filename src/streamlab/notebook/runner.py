@@ -255,7 +255,7 @@ class NotebookRunner:
             else explained.message.removeprefix("Spark failed the query: ")
         )
         cell.status = "failed"
-        cell.where = tracked.where
+        cell.where, cell.error_line = tracked.where, tracked.line
         cell.error = f"query {tracked.name} failed in the background: {message}"
 
     def _notice(self, key: str, text: str) -> None:
@@ -271,14 +271,14 @@ class NotebookRunner:
         self._track(query)
 
     def _track(self, query: StreamingQuery, display: StreamDisplay | None = None) -> TrackedQuery:
-        number, where = 0, ""
+        number, where, line = 0, "", None
         if self._cell is not None:
             book, cell = self._cell
             frames = [f for f in traceback.extract_stack() if f.filename in self._labels]
             line = frames[-1].lineno if frames and frames[-1].lineno else cell.first_line
             label = self._labels[frames[-1].filename] if frames else book.path.name
             number, where = cell.number, f"cell {cell.number} (line {line} of {label})"
-        return self.queries.add(query, number, where, display)
+        return self.queries.add(query, number, where, display, line)
 
     def _display_stream(self, df: DataFrame) -> StreamDisplay:
         """``display()`` of a stream: start a memory-sink query, show its rows as they arrive."""

@@ -34,6 +34,8 @@ class TrackedQuery:
     """``cell N (line L of FILE)`` of the line that started it."""
     display: Any = None
     """The :class:`streamlab.notebook.display.StreamDisplay` showing it, for ``display()``."""
+    line: int | None = None
+    """The line that started it (the ``L`` of ``where``)."""
     rows_by_batch: dict[int, int] = field(default_factory=dict)
     watermark: str | None = None
     reported: bool = False
@@ -91,10 +93,15 @@ class QueryRegistry:
         self.queries: list[TrackedQuery] = []
 
     def add(
-        self, query: StreamingQuery, cell: int, where: str, display: Any = None
+        self,
+        query: StreamingQuery,
+        cell: int,
+        where: str,
+        display: Any = None,
+        line: int | None = None,
     ) -> TrackedQuery:
-        """Remember ``query``, started by ``cell`` at ``where``."""
-        tracked = TrackedQuery(query, cell, where, display)
+        """Remember ``query``, started by ``cell`` at ``where`` (line ``line``)."""
+        tracked = TrackedQuery(query, cell, where, display, line)
         self.queries.append(tracked)
         return tracked
 
