@@ -73,6 +73,23 @@ def test_a_wrong_delay_is_named_in_the_lab_s_events(spark, small, tmp_path) -> N
     assert "EVT" in text
 
 
+def test_a_cast_that_fails_on_a_bad_time_is_stopped_at_the_learner_s_line(
+    spark, small, tmp_path
+) -> None:
+    ex = find("read-events")
+    parse = 'F.try_to_timestamp(F.col("event_time"), F.lit("yyyy-MM-dd HH:mm:ss"))'
+    source = ex.reference_source()
+    assert parse in source
+    path = write_solution(
+        tmp_path, ex, source.replace(parse, 'F.col("event_time").cast("timestamp")')
+    )
+    line = next(i for i, x in enumerate(path.read_text().splitlines(), 1) if ".cast(" in x)
+    # The lab has no bad times; the variant lab's landed text has a few.
+    with pytest.raises(StreamlabError, match="try_to_timestamp") as info:
+        check(ex.number, path, root=small.root, spark=spark, record=False)
+    assert str(info.value).endswith(f"at {path}:{line}")
+
+
 # --- where a check runs: Jupyter, and a notebook run by streamlab --------------------------------
 
 

@@ -268,6 +268,7 @@ def _user_line(fn: Callable[..., Any] | None, code: str | None) -> str | None:
     """Return ``file:line`` in ``fn``'s source of the first line matching ``code``."""
     if fn is None:
         return None
+    fn = inspect.unwrap(fn)  # a wrapper's __wrapped__ is where the user's code is
     try:
         lines, start = inspect.getsourcelines(fn)
         file = inspect.getsourcefile(fn) or "?"

@@ -641,6 +641,7 @@ def _step_name(no: int, step: S.Step) -> str:
 
 
 def _name(fn: Callable[..., Any]) -> str:
+    fn = inspect.unwrap(fn)
     name = getattr(fn, "__qualname__", repr(fn))
     try:
         file = inspect.getsourcefile(fn)
