@@ -119,7 +119,11 @@ def _quieting(callback: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(callback)
     def run(*args: Any, **kwargs: Any) -> Any:
         if _QUIET[0]:
+            from streamlab.spark.settings import LOG_LEVEL_ENV
+
             _quiet_pyspark_loggers()
+            # A failed query is one line from streamlab; Spark's logged traces: --debug.
+            os.environ.setdefault(LOG_LEVEL_ENV, "OFF")
         return callback(*args, **kwargs)
 
     return run

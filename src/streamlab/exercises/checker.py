@@ -16,6 +16,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import hashlib
+import re
 import shutil
 import tempfile
 import threading
@@ -474,7 +475,10 @@ def _check_query(
     want = _expected(ex, spark, data, work)
     steps = _steps(ex, data)
     test = _stream_test(ex, sol.function, sol.output_mode, spark, work / "solution")
-    run = _run(test, [AddData(rows, to=n) for _, n, rows in steps])
+    try:
+        run = _run(test, [AddData(rows, to=n) for _, n, rows in steps])
+    except StreamlabError as exc:
+        raise StreamlabError(_in_lab_terms(str(exc), steps, data)) from exc
     try:
         got_cols = [(f.name, f.dataType.simpleString()) for f in run._df.schema.fields]
         problem = X.columns_problem(want.columns, got_cols)
@@ -533,6 +537,18 @@ def _check_query(
         )
     finally:
         run.close(remove=True)
+
+
+_STEP = re.compile(r"^step (\d+) AddData\([^)]*\): ")
+
+
+def _in_lab_terms(message: str, steps: Sequence[tuple[int, str, Any]], data: LabData) -> str:
+    """Say which landed batch failed where the harness says which step did."""
+    found = _STEP.match(message)
+    if found is None or not 1 <= int(found.group(1)) <= len(steps):
+        return message
+    batch, source, _ = steps[int(found.group(1)) - 1]
+    return f"on {data.label}, batch {batch} of {source}: {message[found.end() :]}"
 
 
 def _why(

@@ -18,7 +18,7 @@ from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
 from streamlab.spark.java import ensure_java
 from streamlab.spark.lifecycle import record_started
-from streamlab.spark.settings import RUNTIME_KEYS, default_config
+from streamlab.spark.settings import LOG_LEVEL_ENV, RUNTIME_KEYS, default_config
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -148,7 +148,9 @@ def _local_session(master: str, app_name: str, settings: Mapping[str, str]) -> S
             f"Spark did not start with master {master!r} ({_first_line(exc)}): "
             "check the master URL, or run without --master for local mode"
         ) from exc
-    spark.sparkContext.setLogLevel("ERROR")
+    # The CLI sets OFF (not with --debug): its one-line errors say what Spark's logged stack
+    # traces would, and a library user keeps Spark's errors in the log.
+    spark.sparkContext.setLogLevel(os.environ.get(LOG_LEVEL_ENV, "ERROR"))
     return spark
 
 

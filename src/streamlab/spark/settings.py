@@ -15,6 +15,8 @@ from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
 
 ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+LOG_LEVEL_ENV = "STREAMLAB_SPARK_LOG_LEVEL"
+"""The level of Spark's own log on the console (``ERROR`` unless set; the CLI sets ``OFF``)."""
 
 
 def default_config(paths: LabPaths, cores: int) -> dict[str, str]:
