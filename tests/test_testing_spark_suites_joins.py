@@ -1,9 +1,9 @@
-"""Spark's own tests of full outer stream-stream joins, ported to streamlab.testing; each passes
-with the suite's explicit rows and with ModelAnswer().
+"""Spark's own tests of full outer and left semi stream-stream joins, ported to
+streamlab.testing; each passes with the suite's explicit rows and with ModelAnswer().
 
-StreamingLeftSemiJoinSuite's "left semi join with watermark range condition" is not here:
-PySpark 4.3 holds 3 state rows after its second step where the suite (and the source the model
-follows) says 4, so left semi joins are refused by ModelAnswer until that is understood.
+Left semi joins hold fewer state rows in Spark 4.3 than the suite's older assertions say:
+SPARK-55973 removes a left row from state as soon as a right row matches it. The rows are the
+suite's; the state counts are Spark 4.3's, each next to the suite's in a comment.
 
 The two runs of each case (explicit rows, the model's answer) run as concurrent queries.
 """
@@ -86,3 +86,28 @@ def test_full_outer_join_with_watermark_range_condition(stream_test: Any) -> Non
         ExpectStateRows(2),
     ]
     both(stream_test, range_join("full_outer"), steps)
+
+
+# StreamingLeftSemiJoinSuite (StreamingJoinSuite.scala):
+# test("left semi join with watermark range condition")
+def test_left_semi_join_with_watermark_range_condition(stream_test: Any) -> None:
+    steps: list[Step] = [
+        AddData([(1, 5), (3, 5)], to="left"),
+        CheckNewAnswer([]),
+        ExpectStateRows(2),
+        AddData([(1, 10), (2, 5)], to="right"),
+        CheckNewAnswer([(1, 5)]),  # match left row in the state
+        ExpectStateRows(3),  # suite: 4; Spark 4.3 removes the matched (1, 5) at once
+        AddData([(1, 9)], to="right"),
+        CheckNewAnswer([]),  # no match: the left row was matched already
+        ExpectStateRows(4),  # suite: 5
+        # Increase event time watermark to 20s by adding data with time = 30s on both inputs.
+        AddData([(1, 7), (1, 30)], to="left"),
+        CheckNewAnswer([(1, 7)]),
+        ExpectStateRows(5),  # suite: 6; left (3, 5), (1, 30), right (1, 10), (2, 5), (1, 9)
+        # Watermark = 30 - 10 = 20, no matched row.
+        AddData([(0, 30)], to="right"),
+        CheckNewAnswer([]),
+        ExpectStateRows(2),  # left (1, 30), right (0, 30)
+    ]
+    both(stream_test, range_join("left_semi"), steps)

@@ -102,6 +102,59 @@ def typed_join_model_facts(
     return facts
 
 
+def tagged_joins_pipeline(
+    imp_delay_ms: int, click_delay_ms: int, upper_ms: int, hows: tuple[JoinType, ...]
+) -> Callable[[dict[str, DataFrame]], DataFrame]:
+    """Several join types of the same inputs in one query: the union of their rows, each row
+    tagged with its join type, ``(how, impression_id, click_id)``.
+
+    The joins share the inputs, so they run with the same watermarks as each would alone, and
+    one streaming query proves them all.
+    """
+
+    def build(frames: dict[str, DataFrame]) -> DataFrame:
+        parts = []
+        for how in hows:
+            joined = typed_join_pipeline(imp_delay_ms, click_delay_ms, upper_ms, how)(frames)
+            if how is JoinType.LEFT_SEMI:
+                joined = joined.withColumn("click_id", F.lit(None).cast("string"))
+            parts.append(joined.select(F.lit(str(how)).alias("how"), "impression_id", "click_id"))
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.unionByName(part)
+        return out
+
+    return build
+
+
+def tagged_joins_model_facts(
+    sources: dict[str, Batches],
+    imp_delay_ms: int,
+    click_delay_ms: int,
+    upper_ms: int,
+    hows: tuple[JoinType, ...],
+    trigger: Trigger,
+    policy: Policy,
+) -> Facts:
+    """The model's facts for :func:`tagged_joins_pipeline`: each type's rows, tagged, and the
+    late rows every join drops (each join drops the same rows: they share the watermarks)."""
+    merged = Facts()
+    out: dict[int, list[tuple[Any, ...]]] = {}
+    for how in hows:
+        facts = typed_join_model_facts(
+            sources, imp_delay_ms, click_delay_ms, upper_ms, how, trigger, policy
+        )
+        merged.watermarks = facts.watermarks
+        for b, rows in facts.outputs.items():
+            pad = (None,) if how is JoinType.LEFT_SEMI else ()
+            out.setdefault(b, []).extend((str(how), *r, *pad) for r in rows)
+        late = facts.dropped["symmetricHashJoin"]
+        total = merged.dropped.get("symmetricHashJoin", [0] * len(late))
+        merged.dropped["symmetricHashJoin"] = [a + c for a, c in zip(total, late, strict=True)]
+    merged.outputs = {b: sorted(rows, key=_sort_key) for b, rows in out.items()}
+    return merged
+
+
 def windowed_join_pipeline(
     imp_delay_ms: int, click_delay_ms: int, window_ms: int, how: JoinType
 ) -> Callable[[dict[str, DataFrame]], DataFrame]:

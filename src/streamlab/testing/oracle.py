@@ -497,14 +497,10 @@ def _interval_ms(text: str) -> int:
 
 def _join_shape(node: P.Node, inputs: Mapping[str, Any], policy: Policy, project: Any) -> Shape:
     kind, _, cond = node.args.partition(", ")
-    if kind == "LeftSemi":
-        raise NotModelled(
-            "the model does not cover left semi stream-stream joins yet: its rule disagrees "
-            "with Spark 4.3 on which left rows stay in state; test them with explicit rows"
-        )
     if kind not in ("Inner", "LeftOuter", *_TYPED_JOINS):
         raise NotModelled(
-            f"the model covers inner, left outer, right outer and full outer joins, not {kind}"
+            "the model covers inner, left outer, right outer, full outer and left semi joins, "
+            f"not {kind}"
         )
     left, lcols = _side(node.children[0], inputs)
     right, rcols = _side(node.children[1], inputs)
@@ -809,7 +805,7 @@ def _dur(ms: int) -> str:
 
 # --- right outer, full outer and left semi joins ----------------------------------------------
 
-_TYPED_JOINS = {"RightOuter": "right_outer", "FullOuter": "full_outer"}
+_TYPED_JOINS = {"RightOuter": "right_outer", "FullOuter": "full_outer", "LeftSemi": "left_semi"}
 """Join types of the analyzed plan modelled by :func:`streamlab.model.joins.join_typed`."""
 
 
@@ -820,7 +816,7 @@ def _predict_typed_join(
     out: dict[int, list[dict[str, Any]]],
     late: dict[int, list[dict[str, Any]]],
 ) -> Any:
-    """Fill ``out`` and ``late`` for a right outer or full outer join."""
+    """Fill ``out`` and ``late`` for a right outer, full outer or left semi join."""
     from streamlab.model.joins import JoinType, join_typed
 
     (lrows, lflat), (rrows, rflat) = rows_of
@@ -836,6 +832,8 @@ def _predict_typed_join(
         out.setdefault(b, []).append({**_side_row(shape, 0, lflat[i]), **right_nulls})
     for j, b in jo.right_nulls:
         out.setdefault(b, []).append({**left_nulls, **_side_row(shape, 1, rflat[j])})
+    for i, b in jo.semi:
+        out.setdefault(b, []).append(_side_row(shape, 0, lflat[i]))
     for rows, flat, outcome in (
         (lrows, lflat, jo.left_outcome),
         (rrows, rflat, jo.right_outcome),
