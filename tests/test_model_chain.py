@@ -6,12 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamlab.analysis.experiments import join_sweep
 from streamlab.model import JoinCondition, ModelConfig, Policy, Rows, WindowSpec, simulate
-from streamlab.model.chain import click_through, downstream, join_output_watermark
+from streamlab.model.chain import (
+    click_through,
+    dedup_then_join,
+    downstream,
+    join_output_watermark,
+)
 from streamlab.model.explain import report
 from streamlab.model.join import join
 from streamlab.model.joins import JoinType, join_typed
@@ -206,3 +212,25 @@ def test_simulate_runs_the_lab_join_once_for_both_join_queries(sc: JoinScenario)
         assert result.join.left_outcome.tolist() == direct.left_outcome.tolist()
         assert result.join.right_outcome.tolist() == direct.right_outcome.tolist()
         assert result.join.state_rows.tolist() == direct.state_rows.tolist()
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(join_scenarios())
+def test_dedup_then_join_joins_only_first_clicks(sc: JoinScenario) -> None:
+    imps, clicks, plan = _inputs(sc)
+    cond = JoinCondition(0, sc.upper_ms)
+    plain = join_typed(imps, clicks, plan, cond, JoinType.INNER)
+    same = dedup_then_join(imps, clicks, plan, cond, JoinType.INNER)
+    assert sorted(same.join.pairs) == sorted(plain.pairs)
+    # Keep the first click of each impression within the clicks' delay: every pair is a pair
+    # of the plain join, with a click the deduplication kept, in the same batch.
+    first = dedup_then_join(
+        imps, clicks, plan, cond, JoinType.INNER, right_delay_ms=sc.click_delay_ms
+    )
+    assert first.right_dedup is not None
+    mapped = {
+        (int(first.left_rows[i]), int(first.right_rows[j]), b) for i, j, b in first.join.pairs
+    }
+    assert mapped <= set(plain.pairs)
+    kept = set(np.flatnonzero(first.right_dedup.outcome == 0).tolist())
+    assert {j for _, j, _ in mapped} <= kept

@@ -6,8 +6,10 @@ watermark per batch, the same rows in the same batches (pairs, NULL-padded rows 
 side, left semi rows) and the same ``numRowsDroppedByWatermark``. Hypothesis draws the
 scenarios, ``PARALLEL`` per example as concurrent queries, one outer join type and one
 watermark policy per example: 30 scenarios per outer join type by default (scale 2). Each query
-also runs the left semi join of the same inputs next to the outer join (one query, the union of
-both joins' rows, tagged), so left semi gets 60 scenarios without a Spark run of its own.
+also runs, next to the outer join, the left semi join of the same inputs and a chain of two
+stateful operators, the first click of each impression (``dropDuplicatesWithinWatermark``)
+joined to its impression (inner): one query, the union of the three joins' rows, tagged. Left
+semi and the deduplication before a join get 60 scenarios each without a Spark run of their own.
 """
 
 from __future__ import annotations
@@ -72,13 +74,22 @@ def check(spark: Any, workdir: Path, sc: JoinScenario, how: JoinType, policy: Po
         spark,
         workdir / f"s{next(_counter)}",
         sources,
-        tagged_joins_pipeline(sc.imp_delay_ms, sc.click_delay_ms, sc.upper_ms, hows),
+        tagged_joins_pipeline(
+            sc.imp_delay_ms, sc.click_delay_ms, sc.upper_ms, hows, dedup_inner=True
+        ),
         tuple,
         trigger=sc.trigger,
         operators=("symmetricHashJoin",),
     )
     want = tagged_joins_model_facts(
-        sources, sc.imp_delay_ms, sc.click_delay_ms, sc.upper_ms, hows, sc.trigger, policy
+        sources,
+        sc.imp_delay_ms,
+        sc.click_delay_ms,
+        sc.upper_ms,
+        hows,
+        sc.trigger,
+        policy,
+        dedup_inner=True,
     )
     assert got == want, (how, sc)
 
