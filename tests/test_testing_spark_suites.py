@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -337,6 +338,7 @@ def window_then_window(events: DataFrame) -> DataFrame:
 
 # MultiStatefulOperatorsSuite: test("window agg -> window agg, append mode"). Spark's
 # assertNumStateRows(Seq(a, b)) is one number here, a + b (ExpectStateRows sums the operators).
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_window_aggregation_then_window_aggregation(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(list(range(10, 22))),
@@ -375,6 +377,7 @@ def three_windows(events: DataFrame) -> DataFrame:
 
 
 # MultiStatefulOperatorsSuite: test("agg -> agg -> agg, append mode").
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_three_window_aggregations_in_a_row(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(list(range(0, 38))),

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -102,6 +103,7 @@ def test_full_outer_join_with_watermark_range_condition(stream_test: Any) -> Non
 
 # StreamingLeftSemiJoinSuite (StreamingJoinSuite.scala):
 # test("left semi join with watermark range condition")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_left_semi_join_with_watermark_range_condition(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData([(1, 5), (3, 5)], to="left"),
@@ -161,6 +163,7 @@ def interval_join_then_count(how: str, on: str) -> Callable[..., DataFrame]:
 
 # MultiStatefulOperatorsSuite:
 # test("stream-stream time interval left outer join -> aggregation, append mode")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_interval_left_outer_join_then_aggregation(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData([("1", T("2023-01-01 01:00:10")), ("2", T("2023-01-01 01:00:30"))], to="input1"),
@@ -180,6 +183,7 @@ def test_interval_left_outer_join_then_aggregation(stream_test: Any) -> None:
 
 # MultiStatefulOperatorsSuite:
 # test("stream-stream time interval right outer join -> aggregation, append mode")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_interval_right_outer_join_then_aggregation(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData([("1", T("2023-01-01 01:00:10")), ("2", T("2023-01-01 01:00:30"))], to="input2"),
@@ -214,6 +218,7 @@ def equal_times_then_window(input1: DataFrame, input2: DataFrame) -> DataFrame:
 
 
 # MultiStatefulOperatorsSuite: test("join -> window agg, append mode")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_join_then_window_aggregation(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData([(v, v) for v in range(1, 5)], to="input1"),
@@ -231,6 +236,7 @@ def test_join_then_window_aggregation(stream_test: Any) -> None:
 
 # StreamingOuterJoinSuite (StreamingJoinSuite.scala): test("right outer with watermark range
 # condition") (the first of its queries; the other two change only the interval's spelling)
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_right_outer_with_watermark_range_condition(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData([(1, 5), (3, 5)], to="left"),
@@ -317,6 +323,7 @@ def windowed_join(how: str, condition: str = "") -> Callable[..., DataFrame]:
 
 
 # StreamingOuterJoinSuite: test("windowed left outer join")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_windowed_left_outer_join(stream_test: Any) -> None:
     steps: list[Step] = [
         # Test inner part of the join.
@@ -335,6 +342,7 @@ def test_windowed_left_outer_join(stream_test: Any) -> None:
 
 
 # StreamingOuterJoinSuite: test("windowed right outer join")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_windowed_right_outer_join(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(1, 2, 3, 4, 5), to="left"),
@@ -352,6 +360,7 @@ def test_windowed_right_outer_join(stream_test: Any) -> None:
 
 
 # StreamingFullOuterJoinSuite: test("windowed full outer join")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_windowed_full_outer_join(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(1, 2, 3, 4, 5), to="left"),
@@ -382,6 +391,7 @@ def test_windowed_full_outer_join(stream_test: Any) -> None:
 
 # StreamingLeftSemiJoinSuite: test("windowed left semi join"). State rows: Spark 4.3's, with
 # the suite's in comments (SPARK-55973 removes a matched left row at once).
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_windowed_left_semi_join(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(1, 2, 3, 4, 5), to="left"),
@@ -410,6 +420,7 @@ def test_windowed_left_semi_join(stream_test: Any) -> None:
 
 
 # StreamingLeftSemiJoinSuite: test("left semi early state exclusion on left")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_left_semi_early_state_exclusion_on_left(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(1, 2, 3), to="left"),
@@ -431,6 +442,7 @@ def test_left_semi_early_state_exclusion_on_left(stream_test: Any) -> None:
 
 
 # StreamingLeftSemiJoinSuite: test("left semi early state exclusion on right")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_left_semi_early_state_exclusion_on_right(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(3, 4, 5), to="left"),
@@ -451,6 +463,7 @@ def test_left_semi_early_state_exclusion_on_right(stream_test: Any) -> None:
 
 
 # StreamingOuterJoinSuite: test("left outer early state exclusion on left")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_left_outer_early_state_exclusion_on_left(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(1, 2, 3), to="left"),
@@ -470,6 +483,7 @@ def test_left_outer_early_state_exclusion_on_left(stream_test: Any) -> None:
 
 
 # StreamingOuterJoinSuite: test("left outer early state exclusion on right")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_left_outer_early_state_exclusion_on_right(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(3, 4, 5), to="left"),
@@ -489,6 +503,7 @@ def test_left_outer_early_state_exclusion_on_right(stream_test: Any) -> None:
 
 
 # StreamingOuterJoinSuite: test("right outer early state exclusion on left")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_right_outer_early_state_exclusion_on_left(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(1, 2, 3), to="left"),
@@ -506,6 +521,7 @@ def test_right_outer_early_state_exclusion_on_left(stream_test: Any) -> None:
 
 
 # StreamingOuterJoinSuite: test("right outer early state exclusion on right")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_right_outer_early_state_exclusion_on_right(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(3, 4, 5), to="left"),
@@ -525,6 +541,7 @@ def test_right_outer_early_state_exclusion_on_right(stream_test: Any) -> None:
 
 
 # StreamingFullOuterJoinSuite: test("full outer early state exclusion on left")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_full_outer_early_state_exclusion_on_left(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(1, 2, 3), to="left"),
@@ -548,6 +565,7 @@ def test_full_outer_early_state_exclusion_on_left(stream_test: Any) -> None:
 
 
 # StreamingFullOuterJoinSuite: test("full outer early state exclusion on right")
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
 def test_full_outer_early_state_exclusion_on_right(stream_test: Any) -> None:
     steps: list[Step] = [
         AddData(lefts(3, 4, 5), to="left"),
