@@ -6,12 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamlab.analysis.experiments import join_sweep
 from streamlab.model import JoinCondition, ModelConfig, Policy, Rows, WindowSpec, simulate
-from streamlab.model.chain import click_through, downstream, join_output_watermark
+from streamlab.model.chain import (
+    click_through,
+    dedup_then_join,
+    downstream,
+    join_output_watermark,
+)
 from streamlab.model.explain import report
 from streamlab.model.join import join
 from streamlab.model.joins import JoinType, join_typed
@@ -63,10 +69,15 @@ def test_every_join_type_agrees_with_the_lab_join_model(sc: JoinScenario) -> Non
     # Outer joins add NULL rows to the inner join's pairs, never change them.
     assert sorted(full.pairs) == sorted(right.pairs) == sorted(inner.pairs)
     assert sorted(full.right_nulls) == sorted(right.right_nulls)
-    # Left semi: each left row at most once, exactly the left rows the inner join matched.
+    # Left semi: each left row at most once, only left rows the inner join matched, never before
+    # the inner join's first pair of that row. (It can miss or delay one: a left row matched in
+    # its own batch only by a right row already past the right bound, which was never stored.)
     semi_rows = [i for i, _ in semi.semi]
     assert len(semi_rows) == len(set(semi_rows))
-    assert set(semi_rows) == {i for i, _, _ in inner.pairs}
+    first_pair: dict[int, int] = {}
+    for i, _, b in inner.pairs:
+        first_pair[i] = min(b, first_pair.get(i, b))
+    assert all(first_pair[i] <= b for i, b in semi.semi)
     # A row never matched is NULL-padded on its outer side once it leaves state.
     matched_right = {j for _, j, _ in inner.pairs}
     assert not {j for j, _ in right.right_nulls} & matched_right
@@ -201,3 +212,25 @@ def test_simulate_runs_the_lab_join_once_for_both_join_queries(sc: JoinScenario)
         assert result.join.left_outcome.tolist() == direct.left_outcome.tolist()
         assert result.join.right_outcome.tolist() == direct.right_outcome.tolist()
         assert result.join.state_rows.tolist() == direct.state_rows.tolist()
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(join_scenarios())
+def test_dedup_then_join_joins_only_first_clicks(sc: JoinScenario) -> None:
+    imps, clicks, plan = _inputs(sc)
+    cond = JoinCondition(0, sc.upper_ms)
+    plain = join_typed(imps, clicks, plan, cond, JoinType.INNER)
+    same = dedup_then_join(imps, clicks, plan, cond, JoinType.INNER)
+    assert sorted(same.join.pairs) == sorted(plain.pairs)
+    # Keep the first click of each impression within the clicks' delay: every pair is a pair
+    # of the plain join, with a click the deduplication kept, in the same batch.
+    first = dedup_then_join(
+        imps, clicks, plan, cond, JoinType.INNER, right_delay_ms=sc.click_delay_ms
+    )
+    assert first.right_dedup is not None
+    mapped = {
+        (int(first.left_rows[i]), int(first.right_rows[j]), b) for i, j, b in first.join.pairs
+    }
+    assert mapped <= set(plain.pairs)
+    kept = set(np.flatnonzero(first.right_dedup.outcome == 0).tolist())
+    assert {j for _, j, _ in mapped} <= kept

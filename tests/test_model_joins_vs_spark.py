@@ -1,11 +1,15 @@
-"""Differential tests for the join types the lab's queries do not use: right outer and full outer
-stream-stream joins within a time range, each side with its watermark.
+"""Differential tests for the join types the lab's queries do not use: right outer, full outer
+and left semi stream-stream joins within a time range, each side with its watermark.
 
 For every scenario Spark and :func:`streamlab.model.joins.join_typed` must report the same
 watermark per batch, the same rows in the same batches (pairs, NULL-padded rows of either
-side) and the same ``numRowsDroppedByWatermark``. Hypothesis draws the
-scenarios, ``PARALLEL`` per example as concurrent queries, one join type and one watermark
-policy per example: 30 scenarios per join type by default (scale 2).
+side, left semi rows) and the same ``numRowsDroppedByWatermark``. Hypothesis draws the
+scenarios, ``PARALLEL`` per example as concurrent queries, one outer join type and one
+watermark policy per example: 30 scenarios per outer join type by default (scale 2). Each query
+also runs, next to the outer join, the left semi join of the same inputs and a chain of two
+stateful operators, the first click of each impression (``dropDuplicatesWithinWatermark``)
+joined to its impression (inner): one query, the union of the three joins' rows, tagged. Left
+semi and the deduplication before a join get 60 scenarios each without a Spark run of their own.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from hypothesis import strategies as st
 from streamlab.model import Policy
 from streamlab.model.joins import JoinType
 from tests.support.joins_harness import (
-    typed_join_model_facts,
-    typed_join_pipeline,
+    tagged_joins_model_facts,
+    tagged_joins_pipeline,
     windowed_join_model_facts,
     windowed_join_pipeline,
 )
@@ -38,8 +42,7 @@ PARALLEL = 6
 SCALE = float(os.environ.get("STREAMLAB_DIFF_SCALE", "2"))
 _counter = itertools.count()
 NEW_TYPES = [JoinType.RIGHT_OUTER, JoinType.FULL_OUTER]
-"""Left semi is left out: Spark 4.3 emits fewer left semi rows than ``join_typed`` in some
-scenarios (a left row at its state bound, matched by a right row already past its bound)."""
+"""The outer join types drawn; each query adds the left semi join of the same inputs."""
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +69,27 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def check(spark: Any, workdir: Path, sc: JoinScenario, how: JoinType, policy: Policy) -> None:
     sources: dict[str, Batches] = {"impressions": sc.impressions, "clicks": sc.clicks}
+    hows = (how, JoinType.LEFT_SEMI)
     got = run_spark(
         spark,
         workdir / f"s{next(_counter)}",
         sources,
-        typed_join_pipeline(sc.imp_delay_ms, sc.click_delay_ms, sc.upper_ms, how),
+        tagged_joins_pipeline(
+            sc.imp_delay_ms, sc.click_delay_ms, sc.upper_ms, hows, dedup_inner=True
+        ),
         tuple,
         trigger=sc.trigger,
         operators=("symmetricHashJoin",),
     )
-    want = typed_join_model_facts(
-        sources, sc.imp_delay_ms, sc.click_delay_ms, sc.upper_ms, how, sc.trigger, policy
+    want = tagged_joins_model_facts(
+        sources,
+        sc.imp_delay_ms,
+        sc.click_delay_ms,
+        sc.upper_ms,
+        hows,
+        sc.trigger,
+        policy,
+        dedup_inner=True,
     )
     assert got == want, (how, sc)
 

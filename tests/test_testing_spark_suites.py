@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -29,6 +30,7 @@ from streamlab.testing import (
     StopStream,
 )
 from streamlab.testing.steps import Step
+from tests.support.suites import once
 
 
 def as_model(steps: Sequence[Step]) -> list[Step]:
@@ -321,3 +323,70 @@ def test_left_outer_with_watermark_range_condition(stream_test: Any) -> None:
         ExpectStateRows(2),
     ]
     both(stream_test, left_outer_range, steps, inputs=SIDES)
+
+
+def window_then_window(events: DataFrame) -> DataFrame:
+    return (
+        events.withWatermark("eventTime", "0 seconds")
+        .groupBy(F.window("eventTime", "5 seconds").alias("window"))
+        .agg(F.count("*").alias("count"))
+        .groupBy(F.window("window", "10 seconds"))
+        .agg(F.count("*").alias("count"), F.sum("count").alias("sum"))
+        .select(F.col("window").getField("start").cast("long"), "count", "sum")
+    )
+
+
+# MultiStatefulOperatorsSuite: test("window agg -> window agg, append mode"). Spark's
+# assertNumStateRows(Seq(a, b)) is one number here, a + b (ExpectStateRows sums the operators).
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
+def test_window_aggregation_then_window_aggregation(stream_test: Any) -> None:
+    steps: list[Step] = [
+        AddData(list(range(10, 22))),
+        # op1 emits [10, 15) 5 and [15, 20) 5 in the no-data batch, op2 reads them at once
+        CheckNewAnswer([(10, 2, 10)]),
+        ExpectStateRows(1),  # Seq(0, 1)
+        ExpectLate(0),
+        AddData(list(range(10, 30))),
+        CheckNewAnswer([]),
+        ExpectStateRows(2),  # Seq(1, 1)
+        ExpectLate(2),  # Seq(0, 2): op1 drops [10, 15) and [15, 20), once per window
+        AddData([30, 31]),  # Move the watermark.
+        CheckNewAnswer([(20, 2, 12)]),
+        ExpectStateRows(1),  # Seq(0, 1)
+        ExpectLate(0),
+    ]
+    once(stream_test, window_then_window, steps, schema=EVENT_TIME)
+
+
+def three_windows(events: DataFrame) -> DataFrame:
+    return (
+        events.withWatermark("eventTime", "0 seconds")
+        .groupBy(F.window("eventTime", "5 seconds").alias("window"))
+        .agg(F.count("*").alias("count"))
+        .groupBy(F.window(F.window_time("window"), "10 seconds"))
+        .agg(F.count("*").alias("count"), F.sum("count").alias("sum"))
+        .groupBy(F.window(F.window_time("window"), "20 seconds"))
+        .agg(F.count("*").alias("count"), F.sum("sum").alias("sum"))
+        .select(
+            F.col("window").getField("start").cast("long"),
+            F.col("window").getField("end").cast("long"),
+            "count",
+            "sum",
+        )
+    )
+
+
+# MultiStatefulOperatorsSuite: test("agg -> agg -> agg, append mode").
+@pytest.mark.slow  # a Spark run of many batches: out of the fast subset
+def test_three_window_aggregations_in_a_row(stream_test: Any) -> None:
+    steps: list[Step] = [
+        AddData(list(range(0, 38))),
+        CheckNewAnswer([(0, 20, 2, 20)]),
+        ExpectStateRows(3),  # Seq(1, 1, 1)
+        ExpectLate(0),
+        AddData(list(range(30, 61))),
+        CheckNewAnswer([(20, 40, 2, 23), (40, 60, 2, 20)]),
+        ExpectStateRows(1),  # Seq(0, 0, 1)
+        ExpectLate(1),  # Seq(0, 0, 1): op1 drops its rows of [30, 35), once
+    ]
+    once(stream_test, three_windows, steps, schema=EVENT_TIME)

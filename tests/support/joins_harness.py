@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from streamlab.model import JoinCondition, Policy, Trigger
+from streamlab.model.chain import dedup_then_join
 from streamlab.model.join import LATE
 from streamlab.model.joins import JoinType, join_typed
 from streamlab.model.watermark import InputWatermark, batch_maxima, plan_batches
@@ -100,6 +101,144 @@ def typed_join_model_facts(
             late[spark_of[int(rows.batch[i])]] += 1
     facts.dropped["symmetricHashJoin"] = late
     return facts
+
+
+DEDUP_INNER = "dedup_inner"
+"""The tag of the chained case: clicks deduplicated per impression, then an inner join."""
+
+
+def tagged_joins_pipeline(
+    imp_delay_ms: int,
+    click_delay_ms: int,
+    upper_ms: int,
+    hows: tuple[JoinType, ...],
+    *,
+    dedup_inner: bool = False,
+) -> Callable[[dict[str, DataFrame]], DataFrame]:
+    """Several join types of the same inputs in one query: the union of their rows, each row
+    tagged with its join type, ``(how, impression_id, click_id)``.
+
+    The joins share the inputs, so they run with the same watermarks as each would alone, and
+    one streaming query proves them all. With ``dedup_inner`` one more branch keeps the first
+    click of each impression (``dropDuplicatesWithinWatermark``) and joins it (inner), tagged
+    ``dedup_inner``.
+    """
+
+    def build(frames: dict[str, DataFrame]) -> DataFrame:
+        parts = []
+        for how in hows:
+            joined = typed_join_pipeline(imp_delay_ms, click_delay_ms, upper_ms, how)(frames)
+            if how is JoinType.LEFT_SEMI:
+                joined = joined.withColumn("click_id", F.lit(None).cast("string"))
+            parts.append(joined.select(F.lit(str(how)).alias("how"), "impression_id", "click_id"))
+        if dedup_inner:
+            imps = (
+                frames["impressions"]
+                .withColumnRenamed("t", "impression_time")
+                .withWatermark("impression_time", f"{imp_delay_ms} milliseconds")
+            )
+            first_clicks = (
+                frames["clicks"]
+                .withColumnRenamed("impression_id", "click_impression_id")
+                .withColumnRenamed("t", "click_time")
+                .withWatermark("click_time", f"{click_delay_ms} milliseconds")
+                .dropDuplicatesWithinWatermark(["click_impression_id"])
+            )
+            cond = (
+                (F.col("impression_id") == F.col("click_impression_id"))
+                & (F.col("click_time") >= F.col("impression_time"))
+                & (
+                    F.col("click_time")
+                    <= F.col("impression_time") + F.expr(f"interval {upper_ms} milliseconds")
+                )
+            )
+            joined = imps.join(first_clicks, cond, "inner")
+            parts.append(
+                joined.select(F.lit(DEDUP_INNER).alias("how"), "impression_id", "click_id")
+            )
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.unionByName(part)
+        return out
+
+    return build
+
+
+def tagged_joins_model_facts(
+    sources: dict[str, Batches],
+    imp_delay_ms: int,
+    click_delay_ms: int,
+    upper_ms: int,
+    hows: tuple[JoinType, ...],
+    trigger: Trigger,
+    policy: Policy,
+    *,
+    dedup_inner: bool = False,
+) -> Facts:
+    """The model's facts for :func:`tagged_joins_pipeline`: each type's rows, tagged, and the
+    late rows every join drops (each join drops the same rows: they share the watermarks)."""
+    merged = Facts()
+    out: dict[int, list[tuple[Any, ...]]] = {}
+    for how in hows:
+        facts = typed_join_model_facts(
+            sources, imp_delay_ms, click_delay_ms, upper_ms, how, trigger, policy
+        )
+        merged.watermarks = facts.watermarks
+        for b, rows in facts.outputs.items():
+            pad = (None,) if how is JoinType.LEFT_SEMI else ()
+            out.setdefault(b, []).extend((str(how), *r, *pad) for r in rows)
+        late = facts.dropped["symmetricHashJoin"]
+        total = merged.dropped.get("symmetricHashJoin", [0] * len(late))
+        merged.dropped["symmetricHashJoin"] = [a + c for a, c in zip(total, late, strict=True)]
+    if dedup_inner:
+        late = _dedup_inner(sources, imp_delay_ms, click_delay_ms, upper_ms, trigger, policy, out)
+        total = merged.dropped["symmetricHashJoin"]
+        merged.dropped["symmetricHashJoin"] = [a + c for a, c in zip(total, late, strict=True)]
+    merged.outputs = {b: sorted(rows, key=_sort_key) for b, rows in out.items()}
+    return merged
+
+
+def _dedup_inner(
+    sources: dict[str, Batches],
+    imp_delay_ms: int,
+    click_delay_ms: int,
+    upper_ms: int,
+    trigger: Trigger,
+    policy: Policy,
+    out: dict[int, list[tuple[Any, ...]]],
+) -> list[int]:
+    """Add :func:`dedup_then_join`'s rows to ``out``; return the join's late rows per batch."""
+    n = max(len(b) for b in sources.values())
+    imps = impression_rows(_pad(sources["impressions"], n))
+    clicks = click_rows(_pad(sources["clicks"], n))  # key: the impression a click is for
+    maxima = [batch_maxima(r.batch, r.time_ms, r.valid, n) for r in (imps, clicks)]
+    plan = plan_batches(
+        [InputWatermark("impressions", imp_delay_ms), InputWatermark("clicks", click_delay_ms)],
+        maxima,
+        data_batches=n,
+        policy=policy,
+        trigger=trigger,
+    )
+    dj = dedup_then_join(
+        imps,
+        clicks,
+        plan,
+        JoinCondition(0, upper_ms),
+        JoinType.INNER,
+        right_delay_ms=click_delay_ms,
+    )
+    for i, j, b in dj.join.pairs:
+        row = (DEDUP_INNER, imps.key[dj.left_rows[i]], clicks.group[dj.right_rows[j]])
+        out.setdefault(b, []).append(row)
+    spark_of = {b.data_batch: b.batch for b in plan if b.data_batch is not None}
+    late = [0] * len(plan)
+    for rows, seen, outcome in (
+        (imps, dj.left_rows, dj.join.left_outcome),
+        (clicks, dj.right_rows, dj.join.right_outcome),
+    ):
+        for k in np.flatnonzero(outcome == LATE).tolist():
+            late[spark_of[int(rows.batch[seen[k]])]] += 1
+    return late
 
 
 def windowed_join_pipeline(

@@ -21,7 +21,7 @@ as old as its state keeps, so what follows it sees a watermark held back by the 
 This module turns the query's plan of batches into the plan of the operator that follows
 (:func:`downstream`), and runs the lab's ``stream_join/ctr`` query: a left outer join of
 impressions and clicks, then a count per ad and impression-time window in append mode
-(:func:`click_through`).
+(:func:`click_through`), and a deduplication before a join (:func:`dedup_then_join`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ import numpy.typing as npt
 
 from streamlab.errors import StreamlabError
 from streamlab.model.aggregate import AggregateOutcome, aggregate
+from streamlab.model.dedup import KEPT, DedupOutcome, deduplicate
 from streamlab.model.events import Rows
 from streamlab.model.join import JoinCondition, JoinOutcome, join
+from streamlab.model.joins import JoinType, TypedJoinOutcome, join_typed
 from streamlab.model.watermark import BatchInfo
 from streamlab.model.windows import WindowSpec
 
@@ -371,3 +373,75 @@ def windows_as_rows(windowed: WindowedRows) -> list[tuple[int, int, int]]:
         for _, end, count, _, emitted in windowed.table()
         if emitted is not None
     ]
+
+
+# --- deduplication, then a join ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DedupJoinOutcome:
+    """``dropDuplicatesWithinWatermark`` on one or both inputs, then a stream-stream join."""
+
+    join: TypedJoinOutcome
+    """The join over the rows the deduplications let through; its row numbers are positions
+    in ``left_rows`` and ``right_rows``."""
+    left_rows: IntArray
+    """Per row the join saw on the left: its number among the left input's rows."""
+    right_rows: IntArray
+    """Per row the join saw on the right: its number among the right input's rows."""
+    left_dedup: DedupOutcome | None
+    """The left input's deduplication, if it has one."""
+    right_dedup: DedupOutcome | None
+    """The right input's deduplication, if it has one."""
+    state_rows: IntArray
+    """Per batch: rows in every operator's state after the batch."""
+
+
+def dedup_then_join(
+    left: Rows,
+    right: Rows,
+    batches: Sequence[BatchInfo],
+    condition: JoinCondition,
+    how: JoinType,
+    *,
+    left_delay_ms: int | None = None,
+    right_delay_ms: int | None = None,
+) -> DedupJoinOutcome:
+    """Deduplicate each input that has a delay (on its ``key``), then join what is left.
+
+    A deduplication's output watermark is its input (``StateStoreWriter``), so the join runs
+    with the query's own watermarks (``operator_input`` of ``passthrough`` is the global
+    watermark); the deduplication drops the late rows first, with the same late watermark, so
+    the join never sees a late row of a deduplicated input.
+
+    >>> from streamlab.model.watermark import InputWatermark, plan_batches
+    >>> imps = Rows.from_batches([[("i1", 1_000, "i1")]])
+    >>> clicks = Rows.from_batches([[("i1", 2_000, "c1"), ("i1", 3_000, "c2")]])
+    >>> plan = plan_batches([InputWatermark("i", 0), InputWatermark("c", 0)],
+    ...                     [[1_000], [3_000]], data_batches=1)
+    >>> out = dedup_then_join(imps, clicks, plan, JoinCondition(0, 10_000), JoinType.INNER,
+    ...                       right_delay_ms=0)
+    >>> [(int(out.left_rows[i]), int(out.right_rows[j])) for i, j, _ in out.join.pairs]
+    [(0, 0)]
+    """
+    ld = deduplicate(left, batches, left_delay_ms) if left_delay_ms is not None else None
+    rd = deduplicate(right, batches, right_delay_ms) if right_delay_ms is not None else None
+    lk = np.flatnonzero(ld.outcome == KEPT) if ld is not None else np.arange(len(left))
+    rk = np.flatnonzero(rd.outcome == KEPT) if rd is not None else np.arange(len(right))
+    jo = join_typed(_subset(left, lk), _subset(right, rk), batches, condition, how)
+    state = jo.state_rows.copy()
+    for d in (ld, rd):
+        if d is not None:
+            state = state + d.state_rows
+    return DedupJoinOutcome(jo, lk, rk, ld, rd, state)
+
+
+def _subset(rows: Rows, keep: IntArray) -> Rows:
+    return Rows(
+        batch=rows.batch[keep],
+        time_ms=rows.time_ms[keep],
+        valid=rows.valid[keep],
+        key=rows.key[keep],
+        group=rows.group[keep],
+        data_batches=rows.data_batches,
+    )

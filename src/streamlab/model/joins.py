@@ -1,9 +1,6 @@
 """Stream-stream joins of every type: inner, left, right and full outer, and left semi.
 
-Inner, left, right and full outer joins are proven against Spark 4.3 by differential tests.
-Left semi follows the same source but is not proven: Spark 4.3 emits fewer rows in some
-scenarios and holds fewer state rows than this rule (and Spark's own suite) says, so
-``ModelAnswer()`` refuses left semi joins.
+All five are proven against Spark 4.3 by differential tests.
 
 :mod:`streamlab.model.join` models the lab's inner and left outer joins; this module extends the
 same rules to the other types, from ``StreamingSymmetricHashJoinExec`` (``processPartitions``,
@@ -16,12 +13,21 @@ same rules to the other types, from ``StreamingSymmetricHashJoinExec`` (``proces
   emitted and will never be emitted again;
 * a right row is stored when this batch's state bound does not remove it, and also, in a right
   or full outer join, when it matched nothing, so that its eviction emits its NULL row;
-* left semi: a left row is emitted once, by itself, the first time it matches: in the left
-  pass if the right state holds a match, else in the right pass by the first right row that
-  matches it (``excludeRowsAlreadyMatched``);
 * at the end of the batch state at or behind each side's bound is removed; an outer side emits
   ``(row, NULL)`` for each removed row never matched: the left side in left and full outer joins,
   the right side in right and full outer joins.
+
+Left semi joins run the other way round in Spark 4.3 (SPARK-55973, "LeftSemi optimization for
+stream-stream join"):
+
+* the right rows go first: each joins the left state, every left row it matches is emitted,
+  by itself, and removed from state at once (``getJoinedRowsAndRemoveMatched``); the right row
+  is stored when this batch's bound keeps it;
+* then the left rows join the right state (which holds this batch's stored right rows): a left
+  row that matches is emitted once and never stored, one that does not is stored;
+* so a left row is emitted at most once, at its first match, and never with NULLs; a left row
+  matched only by a right row of the same batch that is already past the right side's bound is
+  not emitted (that right row was never stored).
 """
 
 from __future__ import annotations
@@ -106,7 +112,7 @@ class TypedJoinOutcome:
     how: JoinType
     """The join type."""
     pairs: list[tuple[int, int, int]]
-    """``(left row, right row, batch)`` for every joined output row (not for left semi)."""
+    """``(left row, right row, batch)`` for every joined output row (none for left semi)."""
     left_nulls: list[tuple[int, int]]
     """``(left row, batch)``: a left row with NULL right columns."""
     right_nulls: list[tuple[int, int]]
@@ -200,15 +206,15 @@ def join_typed(
         lt = [w + size for w in lwin]
         rt = [w + size for w in rwin]
 
-    for info in batches:
-        b, late, evict = info.batch, info.late_watermark, info.eviction_watermark
-        keyed = time_in_key or window is not None
-        left_bound = evict if keyed else evict - hi - 1
-        right_bound = evict if keyed else evict + lo - 1
-        d = info.data_batch
-        left_rows = left_by_batch.get(d, []) if d is not None else []
-        right_rows = right_by_batch.get(d, []) if d is not None else []
-        for i in left_rows:
+    # Left semi: a left row leaves state once matched (it can never be emitted again), so a
+    # row is removed from its key's list and flagged; heap entries of removed rows are skipped.
+    left_gone = np.zeros(len(left), dtype=bool)
+    live_left = 0
+    keyed = time_in_key or window is not None
+
+    def left_pass(rows: list[int], b: int, late: int) -> None:
+        nonlocal live_left
+        for i in rows:
             if left_out[i] == UNPARSEABLE:
                 continue
             if lt[i] <= late:
@@ -235,7 +241,11 @@ def join_typed(
                     continue  # emitted once, never stored
             left_state.setdefault(lkey[i], []).append(i)
             heapq.heappush(left_heap, (lt[i], i))
-        for j in right_rows:
+            live_left += 1
+
+    def right_pass(rows: list[int], b: int, late: int, right_bound: int) -> None:
+        nonlocal live_left
+        for j in rows:
             if right_out[j] == UNPARSEABLE:
                 continue
             if rt[j] <= late:
@@ -247,13 +257,17 @@ def join_typed(
                     right_nulls.append((j, b))
                 continue
             hit = False
-            for i in left_state.get(rkey[j], ()):
+            bucket = left_state.get(rkey[j], [])
+            for i in list(bucket):
                 if window is None and not lt[i] + lo <= rt[j] <= lt[i] + hi:
                     continue
                 if is_semi:
-                    if left_matched[i]:
-                        continue  # excludeRowsAlreadyMatched
+                    # getJoinedRowsAndRemoveMatched: emitted now, removed from state now.
                     semi.append((i, b))
+                    left_out[i] = JOINED
+                    bucket.remove(i)
+                    left_gone[i] = True
+                    live_left -= 1
                 else:
                     pairs.append((i, j, b))
                 left_matched[i] = True
@@ -266,9 +280,28 @@ def join_typed(
                 heapq.heappush(right_heap, (rt[j], j))
             elif not hit:
                 right_out[j] = NOT_STORED
+
+    for info in batches:
+        b, late, evict = info.batch, info.late_watermark, info.eviction_watermark
+        left_bound = evict if keyed else evict - hi - 1
+        right_bound = evict if keyed else evict + lo - 1
+        d = info.data_batch
+        left_rows = left_by_batch.get(d, []) if d is not None else []
+        right_rows = right_by_batch.get(d, []) if d is not None else []
+
+        if is_semi:
+            # Spark 4.3 runs a left semi join's right side first (SPARK-55973).
+            right_pass(right_rows, b, late, right_bound)
+            left_pass(left_rows, b, late)
+        else:
+            left_pass(left_rows, b, late)
+            right_pass(right_rows, b, late, right_bound)
         while left_heap and left_heap[0][0] <= left_bound:
             _, i = heapq.heappop(left_heap)
+            if left_gone[i]:
+                continue
             left_state[lkey[i]].remove(i)
+            live_left -= 1
             if left_matched[i]:
                 left_out[i] = JOINED
             else:
@@ -282,7 +315,7 @@ def join_typed(
                 right_out[j] = UNMATCHED
                 if how.right_nulls:
                     right_nulls.append((j, b))
-        state_rows[b] = len(left_heap) + len(right_heap)
+        state_rows[b] = live_left + len(right_heap)
     left_out[(left_out == WAITING) & left_matched] = JOINED
     return TypedJoinOutcome(
         how, pairs, left_nulls, right_nulls, semi, left_out, right_out, state_rows

@@ -1,13 +1,17 @@
 """The model as oracle: a query's plan -> a shape the model knows -> the rows Spark must emit.
 
 This is the only module of :mod:`streamlab.testing` that talks to :mod:`streamlab.model`. It
-recognises three shapes in the analyzed plan:
+recognises these shapes in the analyzed plan:
 
 * a windowed aggregation (tumbling or sliding, ``count``/``sum``/``min``/``max``/``avg``),
-  in append mode, optionally after ``dropDuplicatesWithinWatermark``;
+  in append mode, optionally after ``dropDuplicatesWithinWatermark``; aggregations in update
+  and complete mode, session windows, keys without a window, ``dropDuplicates``;
 * ``dropDuplicatesWithinWatermark``;
-* an inner, left outer, right outer or full outer stream-stream join on equal keys within a
-  time range.
+* an inner, left outer, right outer, full outer or left semi stream-stream join on equal keys
+  within a time range, or on equal event times;
+* chained stateful operators: a window aggregation in append mode after a join or after
+  another window aggregation (any depth), each operator with the watermark the one before it
+  outputs (``streamlab.model.chain``).
 
 Anything else is refused in one line naming the operator the model does not cover. The
 prediction runs the model over the batches landed so far, with the plan of batches a live
@@ -27,6 +31,7 @@ import numpy as np
 from streamlab.durations import to_millis
 from streamlab.errors import StreamlabError
 from streamlab.model.aggregate import aggregate
+from streamlab.model.chain import Produce, downstream, passthrough
 from streamlab.model.dedup import KEPT, deduplicate
 from streamlab.model.dedup import LATE as DEDUP_LATE
 from streamlab.model.events import Rows
@@ -118,9 +123,28 @@ class Shape:
     outer joins (``""``: inner or left outer, as ``outer`` says)."""
     modes: ModesPlan | None = None
     """For ``modes`` (output modes, sessions, keys only) and ``distinct`` (dropDuplicates)."""
+    equal_times: bool = False
+    """For ``join``: the condition is equality of the two event times (``t1 = t2``), not a
+    range."""
+    join_window: WindowSpec | None = None
+    """For ``join``: the condition is equality of the two sides' tumbling windows (and keys)."""
+    side_filters: tuple[tuple[tuple[str, str, float, bool], ...], ...] = ((), ())
+    """For ``join``: each side's own predicates, ``(input column, operator, number, cast to
+    int)``, such as ``rightValue > 7``: a row failing one never enters state or matches."""
+    upstream: Shape | None = None
+    """For ``chain``: the stateful operator (a join, a window aggregation, another chain) whose
+    output this window aggregation reads."""
+    time_key: str = ""
+    """For ``chain``: the column of the upstream operator's rows the window is over."""
+    time_from_window: bool = False
+    """For ``chain``: ``time_key`` is a window, read at ``window_time`` (its end less 1 µs)."""
 
     def describe(self) -> str:
         """Return the shape in words, for messages."""
+        if self.kind == "chain":
+            assert self.window is not None and self.upstream is not None
+            up = replace(self.upstream, sides=self.sides)
+            return f"{_dur(self.window.size_ms)} windows after a {up.describe()}"
         if self.kind == "window":
             assert self.window is not None
             w = self.window
@@ -277,6 +301,9 @@ def _recognise(root: P.Node, inputs: Mapping[str, Any], mode: str, policy: Polic
             _projector(expr)  # refuse what cannot be projected, now
         node = _skip_alias(node.child())
     if node.name == "Aggregate":
+        chained = _chain_shape(node, inputs, mode, policy, project)
+        if chained is not None:
+            return chained
         modes = _modes_shape(node, inputs, mode, policy, project)
         if modes is not None:
             return modes
@@ -497,29 +524,65 @@ def _interval_ms(text: str) -> int:
 
 def _join_shape(node: P.Node, inputs: Mapping[str, Any], policy: Policy, project: Any) -> Shape:
     kind, _, cond = node.args.partition(", ")
-    if kind == "LeftSemi":
-        raise NotModelled(
-            "the model does not cover left semi stream-stream joins yet: its rule disagrees "
-            "with Spark 4.3 on which left rows stay in state; test them with explicit rows"
-        )
     if kind not in ("Inner", "LeftOuter", *_TYPED_JOINS):
         raise NotModelled(
-            f"the model covers inner, left outer, right outer and full outer joins, not {kind}"
+            "the model covers inner, left outer, right outer, full outer and left semi joins, "
+            f"not {kind}"
         )
-    left, lcols = _side(node.children[0], inputs)
-    right, rcols = _side(node.children[1], inputs)
+    windowed = [_windowed_side(c, inputs) for c in node.children]
+    if windowed[0] is not None and windowed[1] is not None:
+        (left, lcols, lspec, lwin), (right, rcols, rspec, rwin) = windowed[0], windowed[1]
+        if lspec != rspec or not lspec.tumbling:
+            raise NotModelled("the model covers joins on equal tumbling windows of one size")
+        window_names: tuple[str, str] | None = (lwin, rwin)
+    elif windowed[0] is not None or windowed[1] is not None:
+        raise NotModelled("the model covers joins with a window on both sides or on neither")
+    else:
+        left, lcols = _side(node.children[0], inputs)
+        right, rcols = _side(node.children[1], inputs)
+        window_names, lspec = None, None
     lnames, rnames = set(lcols), set(rcols)
     keys: list[tuple[str, str]] = []
     lower: int | None = None
     upper: int | None = None
+    equal_times = False
+    equal_windows = False
+    filters: tuple[list[tuple[str, str, float, bool]], list[tuple[str, str, float, bool]]]
+    filters = ([], [])
     for part in P.split_and(cond):
+        one_side = _side_filter(part)
+        if one_side is not None:
+            col, op, value, cast = one_side
+            if col in lnames:
+                filters[0].append((left.names[col], op, value, cast))
+                continue
+            if col in rnames:
+                filters[1].append((right.names[col], op, value, cast))
+                continue
         m = re.fullmatch(r"(.+?) (=|>=|<=|>|<) (.+)", part)
         if m is None:
             raise NotModelled(f"the model does not cover the join condition {part}")
         a, op, b = m.group(1), m.group(2), m.group(3)
+        if (
+            window_names is not None
+            and op == "="
+            and {P.name_of(a), P.name_of(b)} == set(window_names)
+        ):
+            equal_windows = True
+            continue
         ta, tb = _timed(a), _timed(b)
         if op == "=" and P.is_attr(a) and P.is_attr(b):
             na, nb = P.name_of(a), P.name_of(b)
+            if na in rnames and nb in lnames:
+                na, nb = nb, na
+            if (
+                na in lnames
+                and nb in rnames
+                and left.names[na] == left.time
+                and right.names[nb] == right.time
+            ):
+                equal_times = True  # t1 = t2: the event time is part of the join key
+                continue
             if na in lnames and nb in rnames:
                 keys.append((left.names[na], right.names[nb]))
                 continue
@@ -541,14 +604,22 @@ def _join_shape(node: P.Node, inputs: Mapping[str, Any], policy: Policy, project
             lower = c
         else:
             upper = c
-    if not keys or lower is None or upper is None:
+    if window_names is not None:
+        if not equal_windows or lower is not None or upper is not None:
+            raise NotModelled("the model covers windowed joins on equal windows (and keys)")
+    elif equal_times and (lower is not None or upper is not None):
+        raise NotModelled("the model covers equal event times or a time range, not both")
+    elif not equal_times and (not keys or lower is None or upper is None):
         raise NotModelled("the model covers joins on equal keys within a time range (both bounds)")
     return Shape(
         "join",
         (left, right),
         join_keys=tuple(keys),
-        lower_ms=lower,
-        upper_ms=upper,
+        lower_ms=lower or 0,
+        upper_ms=upper or 0,
+        equal_times=equal_times,
+        join_window=lspec if window_names is not None else None,
+        side_filters=(tuple(filters[0]), tuple(filters[1])),
         outer=kind == "LeftOuter",
         policy=policy,
         side_columns=(lcols, rcols),
@@ -572,6 +643,98 @@ def _timed(expr: str) -> tuple[str, int] | None:
     return P.name_of(m.group(1)), offset
 
 
+_WINDOW_COLUMN = "\x00window"
+"""The input "column" a windowed side's window is read from (computed from its event time)."""
+
+
+def _windowed_side(
+    node: P.Node, inputs: Mapping[str, Any]
+) -> tuple[Side, tuple[str, ...], WindowSpec, str] | None:
+    """Return a join side that selects a tumbling window of its event time, or None.
+
+    ``select(key, window(time, "10 seconds").alias(w), value)`` over ``withWatermark(time,
+    ...)``; the selections above the window may rename columns.
+    """
+    node = _skip_alias(node)
+    maps: list[dict[str, str]] = []
+    top: list[str] | None = None
+    spec: WindowSpec | None = None
+    name = ""
+    while node.name in ("Project", "Filter"):
+        if node.name == "Filter":
+            if not re.fullmatch(rf"isnotnull\({_ATTR}\)", node.args.strip()):
+                return None
+        else:
+            exprs = [P.alias(e) for e in node.lists()[0]]
+            if top is None:
+                top = [n for _, n in exprs]
+            if "named_struct(start" in node.args:
+                if spec is not None:
+                    return None
+                spec, name = _window_of(node)
+            elif spec is None and all(P.is_attr(e) for e, _ in exprs):
+                maps.append({n: P.name_of(e) for e, n in exprs})
+            else:
+                return None
+        node = _skip_alias(node.child())
+    if spec is None or top is None or node.name != "EventTimeWatermark":
+        return None
+    side, _ = _side(node, inputs)
+    names: dict[str, str] = {}
+    for out in top:
+        src = out
+        for m in maps:
+            src = m.get(src, src)
+        if src == name:
+            names[out] = _WINDOW_COLUMN
+        elif src in side.names:
+            names[out] = side.names[src]
+    window_name = next((o for o, src in names.items() if src == _WINDOW_COLUMN), name)
+    cols = tuple(n for n in top if n in names)
+    return replace(side, names=names), cols, spec, window_name
+
+
+def _side_filter(part: str) -> tuple[str, str, float, bool] | None:
+    """``leftValue#2 > 4`` or ``cast(rightValue#5 as int) > 7``: (column, op, number, cast)."""
+    m = re.fullmatch(
+        r"\(?(?:cast\((\S+#\d+L?) as int\)|(\S+#\d+L?))\)? (>=|<=|>|<|=) (-?\d+(?:\.\d+)?)",
+        part.strip(),
+    )
+    if m is None:
+        return None
+    col = m.group(1) or m.group(2)
+    return P.name_of(col), m.group(3), float(m.group(4)), m.group(1) is not None
+
+
+def _passes(filters: Sequence[tuple[str, str, float, bool]], row: Mapping[str, Any]) -> bool:
+    for col, op, value, cast in filters:
+        v = row.get(col)
+        if v is None:
+            return False
+        if cast:
+            try:
+                v = int(v)
+            except (TypeError, ValueError):
+                return False
+        ok = {">": v > value, ">=": v >= value, "<": v < value, "<=": v <= value, "=": v == value}
+        if not ok[op]:
+            return False
+    return True
+
+
+def _value(shape: Shape, side: int, row: Mapping[str, Any], src: str) -> Any:
+    """Return an output column of one join side; a windowed side's window from its time."""
+    if src != _WINDOW_COLUMN:
+        return row.get(src)
+    w = shape.join_window
+    t = row.get(shape.sides[side].time)
+    if w is None or t is None:
+        return None
+    ms = _ms(t)
+    start = ms - (ms - w.start_ms) % w.size_ms
+    return (_dt(start), _dt(start + w.size_ms))
+
+
 # --- running the model ------------------------------------------------------------------------
 
 
@@ -579,6 +742,8 @@ def predict(shape: Shape, landed: Landed, restarts: frozenset[int] = frozenset()
     """Run the model for ``shape`` over every landed batch."""
     if shape.kind in ("modes", "distinct"):
         return _prediction_modes(shape, landed, restarts)
+    if shape.kind == "chain":
+        return _prediction_chain(shape, landed, restarts)
     n = len(landed)
     sides = shape.sides
     per_side: list[list[list[Mapping[str, Any]]]] = [
@@ -600,7 +765,7 @@ def predict(shape: Shape, landed: Landed, restarts: frozenset[int] = frozenset()
     emitted: dict[tuple[Any, ...], int] = {}
     if shape.kind == "window":
         state, emitted = _predict_window(shape, rows_of[0], infos, out, late)
-    elif shape.kind == "join" and shape.how:
+    elif shape.kind == "join" and (shape.how or shape.equal_times or shape.join_window):
         state = _predict_typed_join(shape, rows_of, infos, out, late)
     elif shape.kind == "dedup":
         rows, flat = rows_of[0]
@@ -760,29 +925,54 @@ def _project_fn(shape: Shape) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 
 def _projector(expr: str) -> Callable[[Mapping[str, Any]], Any]:
-    """Return a function computing a final projection's column, for the forms it supports."""
+    """Return a function computing a final projection's column, for the forms it supports.
+
+    Columns, ``w.start``/``w.end`` of a window, ``coalesce(a, b, ...)`` and casts to long (a
+    timestamp as epoch seconds), nested in any order.
+    """
     e = expr.strip()
+    fn = _expression(e)
+    if fn is None:
+        raise NotModelled(
+            f"the model does not cover the final projection {e}; select columns, window.start, "
+            "window.end, coalesce(...) or their casts to long"
+        )
+    return fn
+
+
+def _expression(text: str) -> Callable[[Mapping[str, Any]], Any] | None:
+    e = P.strip_parens(text)
     if P.is_attr(e):
         name = P.name_of(e)
         return lambda r: r.get(name)
-    m = re.fullmatch(r"(\S+#\d+L?(?:-T\d+ms)?)\.(start|end)", e)
+    m = re.fullmatch(r"cast\((.+) as (?:bigint|int)\)", e)
     if m:
-        name, at = P.name_of(m.group(1)), 0 if m.group(2) == "start" else 1
-        return lambda r: _at(r.get(name), at)
-    m = re.fullmatch(r"cast\((\S+#\d+L?(?:-T\d+ms)?)(?:\.(start|end))? as (?:bigint|int)\)", e)
-    if m:
-        name = P.name_of(m.group(1))
-        idx = None if m.group(2) is None else (0 if m.group(2) == "start" else 1)
+        inner = _expression(m.group(1))
+        if inner is None:
+            return None
 
         def seconds(r: Mapping[str, Any]) -> Any:
-            v = r.get(name) if idx is None else _at(r.get(name), idx)
-            return None if v is None else _ms(v) // 1000
+            v = inner(r)
+            if v is None:
+                return None
+            return _ms(v) // 1000 if isinstance(v, datetime) else int(v)
 
         return seconds
-    raise NotModelled(
-        f"the model does not cover the final projection {e}; select columns, window.start, "
-        "window.end or their casts to long"
-    )
+    m = re.fullmatch(r"(.+)\.(start|end)", e)
+    if m:
+        part = _expression(m.group(1))
+        at = 0 if m.group(2) == "start" else 1
+        if part is None:
+            return None
+        return lambda r: _at(part(r), at)
+    m = re.fullmatch(r"coalesce\((.*)\)", e)
+    if m:
+        parts = [_expression(a) for a in P.split_top(m.group(1))]
+        if any(f is None for f in parts):
+            return None
+        fns = [f for f in parts if f is not None]
+        return lambda r: next((v for v in (f(r) for f in fns) if v is not None), None)
+    return None
 
 
 def _at(v: Any, idx: int) -> Any:
@@ -809,7 +999,7 @@ def _dur(ms: int) -> str:
 
 # --- right outer, full outer and left semi joins ----------------------------------------------
 
-_TYPED_JOINS = {"RightOuter": "right_outer", "FullOuter": "full_outer"}
+_TYPED_JOINS = {"RightOuter": "right_outer", "FullOuter": "full_outer", "LeftSemi": "left_semi"}
 """Join types of the analyzed plan modelled by :func:`streamlab.model.joins.join_typed`."""
 
 
@@ -819,23 +1009,33 @@ def _predict_typed_join(
     infos: list[BatchInfo],
     out: dict[int, list[dict[str, Any]]],
     late: dict[int, list[dict[str, Any]]],
+    *,
+    qualify: bool = False,
 ) -> Any:
-    """Fill ``out`` and ``late`` for a right outer or full outer join."""
-    from streamlab.model.joins import JoinType, join_typed
+    """Fill ``out`` and ``late`` for a join of any type; return the state rows per batch.
 
+    With ``qualify`` the output columns are named ``0:name`` (left) and ``1:name`` (right), as
+    the operator after the join reads them (both sides may have a column of the same name).
+    """
     (lrows, lflat), (rrows, rflat) = rows_of
-    how = JoinType(shape.how)
-    jo = join_typed(lrows, rrows, infos, JoinCondition(shape.lower_ms, shape.upper_ms), how)
-    left_nulls = dict.fromkeys(shape.side_columns[0])
-    right_nulls = dict.fromkeys(shape.side_columns[1])
+    jo = _run_join(shape, rows_of, infos)
+
+    def side(k: int, row: Mapping[str, Any] | None) -> dict[str, Any]:
+        names = shape.sides[k].names
+        prefix = f"{k}:" if qualify else ""
+        return {
+            f"{prefix}{o}": None if row is None else _value(shape, k, row, src)
+            for o, src in names.items()
+        }
+
     for i, j, b in jo.pairs:
-        out.setdefault(b, []).append(
-            {**_side_row(shape, 0, lflat[i]), **_side_row(shape, 1, rflat[j])}
-        )
+        out.setdefault(b, []).append({**side(0, lflat[i]), **side(1, rflat[j])})
     for i, b in jo.left_nulls:
-        out.setdefault(b, []).append({**_side_row(shape, 0, lflat[i]), **right_nulls})
+        out.setdefault(b, []).append({**side(0, lflat[i]), **side(1, None)})
     for j, b in jo.right_nulls:
-        out.setdefault(b, []).append({**left_nulls, **_side_row(shape, 1, rflat[j])})
+        out.setdefault(b, []).append({**side(0, None), **side(1, rflat[j])})
+    for i, b in jo.semi:
+        out.setdefault(b, []).append(side(0, lflat[i]))
     for rows, flat, outcome in (
         (lrows, lflat, jo.left_outcome),
         (rrows, rflat, jo.right_outcome),
@@ -843,6 +1043,261 @@ def _predict_typed_join(
         for i in np.flatnonzero(outcome == JOIN_LATE).tolist():
             late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
     return jo.state_rows
+
+
+def _run_join(
+    shape: Shape, rows_of: list[tuple[Rows, list[Mapping[str, Any]]]], infos: list[BatchInfo]
+) -> Any:
+    from streamlab.model.joins import JoinType, join_typed
+
+    how = JoinType(shape.how) if shape.how else JoinType.INNER
+    if not shape.how and shape.outer:
+        how = JoinType.LEFT_OUTER
+    (lrows, lflat), (rrows, rflat) = rows_of
+    cond = JoinCondition(shape.lower_ms, shape.upper_ms)
+    lf, rf = shape.side_filters
+    return join_typed(
+        lrows,
+        rrows,
+        infos,
+        cond,
+        how,
+        time_in_key=shape.equal_times,
+        window=shape.join_window,
+        left_keep=np.array([_passes(lf, r) for r in lflat], dtype=bool) if lf else None,
+        right_keep=np.array([_passes(rf, r) for r in rflat], dtype=bool) if rf else None,
+    )
+
+
+# --- chained stateful operators: a window aggregation after a join or an aggregation ----------
+
+_ATTR = r"\S+?#\d+L?(?:-T\d+ms)?"
+_WINDOW_TIME = re.compile(
+    rf"precisetimestampconversion\(\(precisetimestampconversion\(({_ATTR})\.end, "
+    r"TimestampType, LongType\) - 1\), LongType, TimestampType\)"
+)
+"""``window_time(w)``, which Spark puts in when a window is computed over a window column."""
+_WINDOW_INPUT = re.compile(
+    r"precisetimestampconversion\(((?:(?!precisetimestampconversion)[^,])+?#\d+L?(?:-T\d+ms)?), "
+    r"TimestampType, LongType\)"
+)
+"""The column a window is computed over, inside the window's generated expression."""
+
+
+def _chain_shape(
+    agg: P.Node, inputs: Mapping[str, Any], mode: str, policy: Policy, project: Any
+) -> Shape | None:
+    """Recognise a window aggregation over a join's or an aggregation's output, or None."""
+    grouping, outputs = agg.lists()[:2]
+    node = agg.child()
+    spec: WindowSpec | None = None
+    window_attr = ""
+    time_ref = ""
+    window_times: dict[str, str] = {}
+    while node.name in ("Filter", "Project", "Expand", "SubqueryAlias"):
+        if node.name == "Filter":
+            if not re.fullmatch(rf"isnotnull\({_ATTR}\)", node.args.strip()):
+                return None
+        elif node.name == "Expand" or "named_struct(start" in node.args:
+            try:
+                spec, window_attr = _window_of(node)
+            except NotModelled:
+                return None  # a session window, say: not a chain's window
+            m = _WINDOW_INPUT.search(node.args)
+            if m is None:
+                return None
+            time_ref = m.group(1)
+        elif node.name == "Project":
+            for e in node.lists()[0]:
+                expr, name = P.alias(e)
+                wt = _WINDOW_TIME.fullmatch(expr)
+                if wt:
+                    window_times[name] = P.name_of(wt.group(1))
+                elif not re.fullmatch(_ATTR, expr):
+                    return None
+        node = node.child()
+    below = _skip_alias(node)
+    if below.name not in ("Aggregate", "Join"):
+        return None
+    if spec is None:
+        raise NotModelled(
+            "the model covers a window aggregation after another stateful operator; this "
+            f"aggregation has no window: {agg.args[:80]}"
+        )
+    if mode != "append":
+        raise NotModelled(
+            f"the model covers chained stateful operators in append mode, not {mode} mode"
+        )
+    if below.name == "Aggregate":
+        up = _recognise(below, inputs, "append", policy)
+        if up.kind not in ("window", "chain"):
+            raise NotModelled(
+                f"the model covers a window aggregation after a window aggregation; below this "
+                f"one is {up.describe()}"
+            )
+        sides_of: list[set[str]] = []
+    else:
+        up = _join_shape(below, inputs, policy, None)
+        sides_of = [_attr_ids(c) for c in below.children]
+
+    def key(ref: str) -> str:
+        name = P.name_of(ref)
+        if not sides_of:
+            return name
+        ident = re.search(r"#(\d+)", ref)
+        for k, ids in enumerate(sides_of):
+            if ident and ident.group(1) in ids:
+                return f"{k}:{name}"
+        raise NotModelled(f"cannot tell which side of the join {name!r} comes from")
+
+    from_window = P.name_of(time_ref) in window_times
+    time_key = window_times[P.name_of(time_ref)] if from_window else key(time_ref)
+    groups: list[str] = []
+    for g in grouping:
+        if P.name_of(g) == window_attr:
+            continue
+        if not re.fullmatch(_ATTR, g.strip()):
+            raise NotModelled(f"the model does not cover grouping by the expression {g}")
+        groups.append(key(g))
+    aggs: list[Agg] = []
+    group_names: list[str] = []
+    window_name = "window"
+    for out in outputs:
+        expr, name = P.alias(out)
+        if re.fullmatch(_ATTR, expr):
+            if P.name_of(expr) == window_attr:
+                window_name = name
+            else:
+                group_names.append(name)
+            continue
+        m = re.fullmatch(r"(\w+)\((.*)\)", expr)
+        if m is None or m.group(1).lower() not in _AGGS:
+            raise NotModelled(f"the model does not cover the aggregate {expr}")
+        arg = m.group(2).strip()
+        func = m.group(1).lower().replace("mean", "avg")
+        if func == "count" and arg == "1":
+            aggs.append(Agg("count", None, name))
+        elif re.fullmatch(_ATTR, arg):
+            aggs.append(Agg(func, key(arg), name))
+        else:
+            raise NotModelled(f"the model does not cover the aggregate {expr}")
+    return Shape(
+        "chain",
+        up.sides,
+        window=spec,
+        window_name=window_name,
+        groups=tuple(groups),
+        group_names=tuple(group_names),
+        aggs=tuple(aggs),
+        policy=policy,
+        project=project,
+        upstream=up,
+        time_key=time_key,
+        time_from_window=from_window,
+    )
+
+
+def _attr_ids(node: P.Node) -> set[str]:
+    """Every attribute id named in ``node``'s subtree (ids are unique within a plan)."""
+    ids = set(re.findall(r"#(\d+)", node.args))
+    for c in node.children:
+        ids |= _attr_ids(c)
+    return ids
+
+
+def _operators(shape: Shape) -> list[Produce]:
+    """``produceOutputWatermark`` of each stateful operator of ``shape``, bottom first."""
+    from streamlab.model.chain import equal_time_output_watermark, join_output_watermark
+
+    if shape.kind == "chain":
+        assert shape.upstream is not None
+        return [*_operators(shape.upstream), passthrough]
+    if shape.kind == "join":
+        if shape.equal_times:
+            return [equal_time_output_watermark]
+        return [join_output_watermark(JoinCondition(shape.lower_ms, shape.upper_ms))]
+    return [passthrough] * (2 if shape.dedup_keys is not None else 1)
+
+
+def _chain_rows(
+    shape: Shape, landed: Landed, restarts: frozenset[int]
+) -> tuple[list[BatchInfo], dict[int, list[dict[str, Any]]], Any, dict[int, list[dict[str, Any]]]]:
+    """Run ``shape`` (a chain, or the operator at its bottom) over ``landed``.
+
+    Return the query's plan of batches, the operator's output rows per batch (before any final
+    projection), its state rows per batch (every operator of the chain) and the input rows
+    lost as late, per ``AddData``.
+    """
+    if shape.kind != "chain":
+        n = len(landed)
+        per_side = [[list(r) if name == s.input else [] for name, r in landed] for s in shape.sides]
+        rows_of = [_model_rows(shape, i, per_side[i]) for i in range(len(shape.sides))]
+        maxima = [batch_maxima(r.batch, r.time_ms, r.valid, n) for r, _ in rows_of]
+        infos = plan_batches(
+            [InputWatermark(s.input, s.delay_ms) for s in shape.sides],
+            maxima,
+            data_batches=n,
+            policy=shape.policy,
+            trigger=Trigger.PROCESSING_TIME,
+            restarts=restarts,
+        )
+        out: dict[int, list[dict[str, Any]]] = {}
+        late: dict[int, list[dict[str, Any]]] = {}
+        if shape.kind == "join":
+            state = _predict_typed_join(shape, rows_of, infos, out, late, qualify=True)
+        else:
+            state, _ = _predict_window(shape, rows_of[0], infos, out, late)
+        return infos, out, state, late
+    assert shape.upstream is not None
+    up = replace(shape.upstream, sides=shape.sides)
+    infos, up_out, up_state, late = _chain_rows(up, landed, restarts)
+    plan = downstream(infos, _operators(up))
+    flat: list[Mapping[str, Any]] = []
+    batch: list[int] = []
+    times: list[int] = []
+    valid: list[bool] = []
+    for b in sorted(up_out):
+        for r in up_out[b]:
+            value = r.get(shape.time_key)
+            if shape.time_from_window and value is not None:
+                value = value[1]  # window_time(w): the end less 1 µs, 1 ms here
+            flat.append(r)
+            batch.append(b)
+            valid.append(value is not None)
+            times.append(0 if value is None else _ms(value) - (1 if shape.time_from_window else 0))
+    keys = np.empty(len(flat), dtype=object)
+    keys[:] = [f"row{k}" for k in range(len(flat))]
+    group = np.empty(len(flat), dtype=object)
+    group[:] = [repr(tuple(r.get(g) for g in shape.groups)) for r in flat]
+    rows = Rows.from_arrays(
+        np.asarray(batch, dtype=np.int64),
+        np.asarray(times, dtype=np.int64),
+        keys,
+        group,
+        valid=np.asarray(valid, dtype=bool),
+        data_batches=len(infos),
+    )
+    out = {}
+    state, _ = _predict_window(shape, (rows, flat), plan, out, {})
+    return infos, out, np.asarray(up_state) + np.asarray(state), late
+
+
+def _prediction_chain(shape: Shape, landed: Landed, restarts: frozenset[int]) -> Prediction:
+    infos, out, state, late = _chain_rows(shape, landed, restarts)
+    project = _project_fn(shape)
+    batches = [
+        ModelBatch(
+            batch=b.batch,
+            data_step=b.data_batch,
+            late_watermark=b.late_watermark,
+            eviction_watermark=b.eviction_watermark,
+            next_watermark=b.next_watermark,
+            rows=[project(r) for r in out.get(b.batch, [])],
+            state_rows=int(state[b.batch]) if len(state) else 0,
+        )
+        for b in infos
+    ]
+    return Prediction(shape, batches, late)
 
 
 # --- output modes, session windows, keys without a window, dropDuplicates ----------------------
