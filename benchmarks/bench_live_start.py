@@ -14,6 +14,9 @@ Times, from the moment the process is started (as a user's shell starts it), by 
 * ``picture_s``: dots and a watermark line on every source's picture: what the page's first
   picture needs.
 
+From the run's progress log, per query: when its first micro-batch was triggered and how long
+it took (``first_trigger_s``, ``first_batch_ms``): where the time to the first picture goes.
+
 In the same run, and just before each live run, the baseline: a fresh interpreter that starts
 a bare local ``SparkSession`` and runs ``spark.range(1).count()``. Each figure is printed with
 the 1-minute load average when it was reached, and as a ratio to the baseline; on a shared
@@ -37,6 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +127,23 @@ def _reached(state: dict[str, Any]) -> set[str]:
     return found
 
 
+def _first_batches(log: Path, wall: float) -> dict[str, dict[str, float]]:
+    """Per query, when its first micro-batch was triggered (s after the start), and its ms."""
+    out: dict[str, dict[str, float]] = {}
+    if not log.exists():
+        return out
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        if rec["query"] in out or not rec.get("timestamp"):
+            continue
+        moment = datetime.fromisoformat(rec["timestamp"].replace("Z", "+00:00")).timestamp()
+        out[rec["query"]] = {
+            "first_trigger_s": round(moment - wall, 2),
+            "first_batch_ms": rec.get("duration_ms"),
+        }
+    return dict(sorted(out.items(), key=lambda kv: kv[1]["first_trigger_s"]))
+
+
 def live_run(extra: list[str], timeout: float) -> dict[str, Any]:
     """Start ``streamlab live`` on a fresh root and time its milestones; end it with SIGTERM."""
     port = _free_port()
@@ -134,6 +155,7 @@ def live_run(extra: list[str], timeout: float) -> dict[str, Any]:
         url = f"http://127.0.0.1:{port}/"
         times: dict[str, float] = {}
         loads: dict[str, float] = {}
+        wall = time.time()
         start = time.perf_counter()
         with stderr.open("w") as err:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -161,6 +183,7 @@ def live_run(extra: list[str], timeout: float) -> dict[str, Any]:
         return {
             **{name: times.get(name) for name in MILESTONES},
             "load": {name: loads.get(name) for name in MILESTONES},
+            "first_batches": _first_batches(root / "logs" / "progress.jsonl", wall),
             "sigterm_exit": process.returncode,
             "sigterm_stop_s": round(time.perf_counter() - stop, 2),
             "java_trace_on_stderr": "\tat org.apache" in text or "\tat java." in text,

@@ -107,7 +107,11 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 @contextmanager
 def _interrupt_on_sigterm() -> Iterator[None]:
-    """Until the run is under way, SIGTERM interrupts like Ctrl-C does (nothing to stop yet)."""
+    """Make SIGTERM raise ``KeyboardInterrupt``, as Ctrl-C does, while the block runs.
+
+    ``live`` uses it until its run is under way (nothing to stop cleanly yet), ``ui`` while
+    it serves (it writes nothing).
+    """
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -367,8 +371,9 @@ def ui(
         threading.Thread(target=verdict, name="streamlab-ui-verdict", daemon=True).start()
         started = time.monotonic()
         try:
-            while seconds is None or time.monotonic() - started < seconds:
-                time.sleep(0.2)
+            with _interrupt_on_sigterm():  # SIGTERM ends it as Ctrl-C does
+                while seconds is None or time.monotonic() - started < seconds:
+                    time.sleep(0.2)
         except KeyboardInterrupt:
             pass
         state = collector.state()
