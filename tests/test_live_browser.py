@@ -158,6 +158,8 @@ def test_the_watermark_advances_and_a_window_turns_emitted(live: LiveRun, page: 
     page.screenshot(path=str(live.shots / "emitted.png"), full_page=True)
     # Spark ran the next batch with exactly the watermark the page showed for it beforehand.
     for query, shown in upcoming.items():
+        ran_next = f"latest.batch.processed[{json.dumps(query)}] > {shown['after_batch']}"
+        page.wait_for_function(ran_next, timeout=WAIT_MS)
         ckpt = next(s for s in QUERIES if s.name == query).checkpoint(paths)
         ran = read_offsets(ckpt, shown["after_batch"] + 1).watermark_ms
         assert ran == shown["watermark_ms"], (query, shown)

@@ -313,6 +313,8 @@ def _run_locked(
 
     def start_later() -> None:
         for spec in later:
+            if stop is not None and stop.is_set():  # the run is ending: start no more
+                break
             queries[spec.name] = _start(spark, paths, spec, cfg, trig)
         later.clear()
 
