@@ -204,7 +204,9 @@ def live(
     with _interrupt_on_sigterm(), RootLock(paths, command_line()):
         check_port(port)
         restarted = prepare_live_lab(paths, settings, reset=reset)
-        extra = pipeline_session_config(paths)
+        # A live run's state is bounded by its watermark: the state store is chosen by its
+        # size (HDFS-backed for the live rates), whose cold first batch costs less.
+        extra = pipeline_session_config(paths, choose_state_store=True)
         if spark_ui:
             extra.update(spark_ui_config())
         feed = Feed(paths, settings, cfg.watermark_delay_ms)

@@ -26,7 +26,6 @@ import orjson
 from streamlab.ingest.rules import QuarantineConfig, classify_line, parse_time_text
 from streamlab.lab.catalog import table_ref
 from streamlab.lab.paths import SOURCES, LabPaths
-from streamlab.model.watermark import InputWatermark, Policy, advance
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.registry import LATE_TABLE, TUMBLING
 from streamlab.raw.landing import DATA_FILE, MANIFEST, landed_batches
@@ -401,6 +400,10 @@ class Collector:
         """
         if not records or query not in (TUMBLING, JOIN_QUERY):
             return None
+        # Here, not at the top: the model (and numpy) load once Spark has run a batch, not
+        # before the page is up.
+        from streamlab.model.watermark import InputWatermark, Policy, advance
+
         newest = list(records.values())[-1]
         run = [r for r in records.values() if r.get("run_id") == newest.get("run_id")]
         if query == TUMBLING:
