@@ -74,6 +74,10 @@ def _text_ms(text: str) -> int:
     return 0 if value is None else value
 
 
+class _NotReadYet(Exception):
+    """A micro-batch read a landed batch the collector has not read yet."""
+
+
 @dataclass
 class _Dot:
     arrival_ms: int
@@ -315,7 +319,10 @@ class Collector:
         ckpt = self.paths.checkpoint(JOIN_QUERY)
         for micro in committed_batches(ckpt) if ckpt.is_dir() else []:
             if micro not in self._join_maxima:
-                self._join_maxima[micro] = self._maxima_read(ckpt, micro)
+                try:
+                    self._join_maxima[micro] = self._maxima_read(ckpt, micro)
+                except _NotReadYet:  # landed after this refresh read the batches: next time
+                    continue
 
     def _maxima_read(self, ckpt: Path, micro: int) -> tuple[int | None, ...] | None:
         """Return the largest event time of each join input in ``micro`` (``None``: unknown).
@@ -334,7 +341,10 @@ class Collector:
         maxima: list[int | None] = []
         for source in JOIN_INPUTS:
             known = self._sources[source].batches
-            if any(b not in known for b in read[source]):
+            missing = [b for b in read[source] if b not in known]
+            if missing and max(missing) > max(known, default=-1):
+                raise _NotReadYet
+            if missing:
                 return None  # scrolled out of the picture before it was mapped
             times = [d.event_ms for b in read[source] for d in known[b] if d.kind != "quarantined"]
             maxima.append(max(times) if times else None)
