@@ -238,6 +238,7 @@ def test_the_next_batchs_watermark_is_shown_until_spark_reports_one(tmp_path: Pa
     upcoming = events["next_watermark"]
     assert upcoming["watermark"] == _iso(t - 10_000) and upcoming["after_batch"] == 0  # type: ignore[index]
     assert {y for _, y in upcoming["line"]} == {t - 10_000}  # type: ignore[index]
+    assert events["sampled_every"] == 1  # a few dots: every one drawn
     assert state["next_watermarks"][TUMBLING]["watermark_ms"] == t - 10_000  # type: ignore[index]
     # Batch 1 reports it; its own events are older, and a watermark never moves back.
     state = after(_progress(1, "run-1", t - 10_000, t - 30_000))

@@ -522,8 +522,8 @@ class Collector:
             # A dashed step from the newest micro-batch on, where the next batches' dots land.
             newest = max(known.arrival[b] for b in known.batches)
             start = line[-1][0] if line else self._newest_arrival(source, query, newest)
-            step = self.every_ms or self.config.window_ms
-            end = max(start + step, newest)
+            reach = self.every_ms or self.config.window_ms
+            end = max(start + reach, newest)
             wm = upcoming["watermark_ms"]
             following = {**upcoming, "line": [[start, wm], [end, wm]]}
         kind = "spark" if (_ms(spark_wm) or 0) > 0 else ("next" if following else None)
