@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -70,3 +71,12 @@ def test_a_command_keeps_the_session_it_found(spark: SparkSession, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert lifecycle.started() == []
     assert spark.range(3).count() == 3
+
+
+def test_quiet_logs_silences_spark_and_puts_its_level_back(spark: SparkSession) -> None:
+    jvm: Any = spark.sparkContext._jvm
+    root = jvm.org.apache.logging.log4j.LogManager.getRootLogger()
+    before = str(root.getLevel())
+    with lifecycle.quiet_logs(spark):
+        assert str(root.getLevel()) == "OFF"
+    assert str(root.getLevel()) == before

@@ -52,6 +52,7 @@ from streamlab.run.progress import (
     read_progress,
 )
 from streamlab.run.tables import column_sum, row_count
+from streamlab.spark.lifecycle import quiet_logs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -336,7 +337,8 @@ def _run_locked(
             later=(start_later if later else None),
         )
     finally:
-        _stop_between_batches(list(queries.values()))
+        with quiet_logs(spark):  # a batch interrupted on purpose is no error
+            _stop_between_batches(list(queries.values()))
         # The summary is read back from the log: every progress the stopped queries kept goes
         # in now, whether or not its listener event has arrived.
         flush_listeners(spark, timeout=2.0)
