@@ -83,7 +83,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def stop_on_signals(
+    stop: threading.Event, signals: tuple[signal.Signals, ...] = STOP_SIGNALS
+) -> Iterator[None]:
     """Make Ctrl-C and SIGTERM set ``stop`` while the block runs; a second one interrupts.
 
     The run then ends between two checks, never inside a Spark call (PySpark's own SIGINT
@@ -97,7 +99,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {s: signal.signal(s, interrupt) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, interrupt) for s in signals}
     try:
         yield
     finally:
@@ -109,8 +111,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def _interrupt_on_sigterm() -> Iterator[None]:
     """Make SIGTERM raise ``KeyboardInterrupt``, as Ctrl-C does, while the block runs.
 
-    ``live`` uses it until its run is under way (nothing to stop cleanly yet), ``ui`` while
-    it serves (it writes nothing).
+    ``ui`` uses it while it serves (it writes nothing, and has nothing to stop cleanly).
     """
 
     def interrupt(signum: int, frame: Any) -> None:
@@ -201,7 +202,10 @@ def live(
         },
     )
     paths.ensure_writable()
-    with _interrupt_on_sigterm(), RootLock(paths, command_line()):
+    # SIGTERM asks for a clean stop from the start: while Spark starts, the run then starts no
+    # query (Ctrl-C before Spark is up interrupts at once, as in any command).
+    stop = threading.Event()
+    with stop_on_signals(stop, (signal.SIGTERM,)), RootLock(paths, command_line()):
         check_port(port)
         restarted = prepare_live_lab(paths, settings, reset=reset)
         # A live run's state is bounded by its watermark: the state store is chosen by its
@@ -241,7 +245,6 @@ def live(
                     left = max(1.0, settings.duration_ms / 1000 - (time.monotonic() - started))
                 # Ctrl-C and SIGTERM end the run between two checks (see stop_on_signals);
                 # installed after the session, whose start installs PySpark's own handler.
-                stop = threading.Event()
                 with _live(not json) as observers, stop_on_signals(stop):
                     observers.append(_warn_on_change(collector, seen, show=not json))
                     result = run_pipelines(

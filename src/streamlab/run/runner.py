@@ -321,6 +321,9 @@ def _run_locked(
 
     try:
         for spec in early or specs:
+            if stop is not None and stop.is_set():  # asked to stop before the run began
+                later.clear()
+                break
             queries[spec.name] = _start(spark, paths, spec, cfg, trig)
         deadline = None if duration is None else started + duration
         _watch(
