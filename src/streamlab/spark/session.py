@@ -170,7 +170,10 @@ def _gateway_ignores_sigterm() -> Iterator[None]:
     from pyspark import java_gateway
 
     module: Any = java_gateway
-    original = module.Popen
+    original = getattr(module, "Popen", None)
+    if original is None:  # PySpark launches its JVM another way: leave it as it is
+        yield
+        return
 
     def popen(*args: Any, **kwargs: Any) -> Any:
         inner = kwargs.get("preexec_fn")  # PySpark's own: SIGINT ignored
