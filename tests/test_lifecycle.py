@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -70,3 +72,21 @@ def test_a_command_keeps_the_session_it_found(spark: SparkSession, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert lifecycle.started() == []
     assert spark.range(3).count() == 3
+
+
+def test_quiet_logs_silences_spark_and_puts_its_level_back(spark: SparkSession) -> None:
+    jvm: Any = spark.sparkContext._jvm
+    root = jvm.org.apache.logging.log4j.LogManager.getRootLogger()
+    before = str(root.getLevel())
+    with lifecycle.quiet_logs(spark):
+        assert str(root.getLevel()) == "OFF"
+    assert str(root.getLevel()) == before
+
+
+def test_the_jvm_ignores_sigterm_as_it_ignores_sigint(spark: SparkSession) -> None:
+    # A process group's SIGTERM (`timeout`, a service manager) is the Python side's to handle:
+    # a JVM taking it would stop the SparkContext under the running queries.
+    jvm = spark.sparkContext._gateway.proc  # type: ignore[union-attr]
+    status = Path(f"/proc/{jvm.pid}/status").read_text()
+    ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:"))[7:], 16)
+    assert ignored & (1 << (signal.SIGTERM - 1)) and ignored & (1 << (signal.SIGINT - 1))

@@ -7,6 +7,9 @@ exactly as they do during a live run. The run itself, in a browser, is tests/tes
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -18,6 +21,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from streamlab.cli import app
+from streamlab.cli.live import stop_on_signals
 from streamlab.errors import StreamlabError
 from streamlab.ingest.rules import QuarantineConfig, classify_line, parse_time_text
 from streamlab.lab.paths import LabPaths
@@ -26,7 +30,9 @@ from streamlab.live.feed import Feed, prepare_live_lab
 from streamlab.live.server import Dashboard, check_port
 from streamlab.live.settings import LiveSettings, parse_rate
 from streamlab.pipelines.config import PipelineConfig
+from streamlab.pipelines.registry import TUMBLING
 from streamlab.raw.landing import landed_batches, read_manifests
+from streamlab.run.progress import EPOCH, progress_log
 from tests.support.ports import closed_port, listening_port
 
 runner = CliRunner()
@@ -184,6 +190,76 @@ def test_the_server_serves_the_page_the_state_and_the_cases(
         with urllib.request.urlopen(server.url + "api/events", timeout=10) as stream:
             first = stream.readline().decode()
         assert first.startswith("data: ") and json.loads(first[6:])["mode"] == "live"
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _progress(batch: int, run: str, watermark_ms: int, max_ms: int) -> dict[str, object]:
+    """A progress log record of the tumbling windows' query (the fields the collector reads)."""
+    return {
+        "query": TUMBLING,
+        "run_id": run,
+        "batch": batch,
+        "timestamp": _iso(max_ms),
+        "input_rows": 10,
+        "watermark": _iso(watermark_ms) if watermark_ms else EPOCH,
+        "event_time_max": _iso(max_ms),
+        "state_rows": 1,
+        "state_memory_bytes": 0,
+        "dropped_by_watermark": 0,
+        "state_operators": [],
+        "duration_ms": 100,
+        "output_rows": 0,
+    }
+
+
+def test_the_next_batchs_watermark_is_shown_until_spark_reports_one(tmp_path: Path) -> None:
+    paths = LabPaths.resolve(tmp_path / "lab")
+    settings = LiveSettings(every_ms=5_000, rate=20)
+    cfg = PipelineConfig.from_options(**settings.pipeline_defaults())  # a 10 s delay
+    prepare_live_lab(paths, settings)
+    collector = Collector(paths, cfg, mode="live", every_ms=settings.every_ms)
+    log = progress_log(paths)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t = 1_800_000_000_000
+
+    def after(*records: dict[str, object]) -> dict[str, object]:
+        with log.open("a") as out:
+            out.writelines(json.dumps(r) + "\n" for r in records)
+        state: dict[str, object] = collector.refresh()
+        return state
+
+    # Batch 0 ran with no watermark and saw events up to t: batch 1 runs with t - 10 s.
+    state = after(_progress(0, "run-1", 0, t))
+    events: dict[str, object] = state["pictures"]["events"]  # type: ignore[index]
+    assert events["watermark_kind"] == "next" and events["watermark"] == EPOCH
+    upcoming = events["next_watermark"]
+    assert upcoming["watermark"] == _iso(t - 10_000) and upcoming["after_batch"] == 0  # type: ignore[index]
+    assert {y for _, y in upcoming["line"]} == {t - 10_000}  # type: ignore[index]
+    assert events["sampled_every"] == 1  # a few dots: every one drawn
+    assert state["next_watermarks"][TUMBLING]["watermark_ms"] == t - 10_000  # type: ignore[index]
+    # Batch 1 reports it; its own events are older, and a watermark never moves back.
+    state = after(_progress(1, "run-1", t - 10_000, t - 30_000))
+    events = state["pictures"]["events"]  # type: ignore[index]
+    assert events["watermark_kind"] == "spark" and events["watermark"] == _iso(t - 10_000)
+    assert events["next_watermark"]["watermark_ms"] == t - 10_000  # type: ignore[index]
+    # A restart keeps the watermark from the checkpoint; newer events move it on.
+    state = after(_progress(2, "run-2", t - 10_000, t + 5_000))
+    assert state["next_watermarks"][TUMBLING]["watermark_ms"] == t - 5_000  # type: ignore[index]
+
+
+def test_sigterm_stops_a_run_like_ctrl_c() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for sent in (signal.SIGTERM, signal.SIGINT):
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            os.kill(os.getpid(), sent)
+            assert stop.wait(5), f"{sent.name} did not ask the run to stop"
+            with pytest.raises(KeyboardInterrupt):  # a second one interrupts at once
+                os.kill(os.getpid(), sent)  # the handler runs before the next line
+        assert {s: signal.getsignal(s) for s in before} == before
 
 
 # --- bad input ---------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """``streamlab live`` as a user sees it: a real run, its page in headless Chromium, Ctrl-C.
 
 One live run is shared by the module (a small rate, a batch every 4 s); the tests drive it in
-order: the watermark advances and a window turns emitted, a late burst forced from the page
-shows late events, an idle input forced from the page raises the doctor's warning, a second
-``live`` on the same root is refused, Ctrl-C stops it cleanly, and ``/api/state`` of the
-finished lab (``streamlab ui``) matches its checkpoints and tables.
+order: the watermark advances (the next batch's, computed, then Spark's own, the same) and a
+window turns emitted, a late burst forced from the page shows late events, an idle input
+forced from the page raises the doctor's warning, a second ``live`` on the same root is
+refused, SIGTERM stops it cleanly (as Ctrl-C does: the same handler, tests/test_live.py), and
+``/api/state`` of the finished lab (``streamlab ui``) matches its checkpoints and tables.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WAIT_MS = 600_000
+JOIN = "stream_join/clicks"
+"""The join's inner query: the impressions' and clicks' pictures draw its watermark."""
 """How long a page waits for Spark to show something (a loaded machine is slow)."""
 
 
@@ -134,6 +137,11 @@ def test_the_watermark_advances_and_a_window_turns_emitted(live: LiveRun, page: 
         "document.getElementById('watermark-events').textContent !== '-'", timeout=WAIT_MS
     )
     first = page.inner_text("#watermark-events")
+    # The next batch's watermark, computed when a batch ends, and the join's.
+    upcoming = {}
+    for query in (TUMBLING, JOIN):
+        page.wait_for_function(f"latest.next_watermarks[{json.dumps(query)}]", timeout=WAIT_MS)
+        upcoming[query] = page.evaluate(f"latest.next_watermarks[{json.dumps(query)}]")
     page.wait_for_function(
         f"document.getElementById('watermark-events').textContent > {json.dumps(first)}",
         timeout=WAIT_MS,
@@ -145,8 +153,16 @@ def test_the_watermark_advances_and_a_window_turns_emitted(live: LiveRun, page: 
     state = _get(live.url + "api/state")
     emitted = [w for w in state["windows"] if w["status"] == "emitted"]
     assert emitted and all(w["emitted_batch"] is not None for w in emitted)
-    assert row_count(table_ref(LabPaths.resolve(live.root), "streaming_gold.events_tumbling").path)
+    paths = LabPaths.resolve(live.root)
+    assert row_count(table_ref(paths, "streaming_gold.events_tumbling").path)
     page.screenshot(path=str(live.shots / "emitted.png"), full_page=True)
+    # Spark ran the next batch with exactly the watermark the page showed for it beforehand.
+    for query, shown in upcoming.items():
+        ran_next = f"latest.batch.processed[{json.dumps(query)}] > {shown['after_batch']}"
+        page.wait_for_function(ran_next, timeout=WAIT_MS)
+        ckpt = next(s for s in QUERIES if s.name == query).checkpoint(paths)
+        ran = read_offsets(ckpt, shown["after_batch"] + 1).watermark_ms
+        assert ran == shown["watermark_ms"], (query, shown)
 
 
 def test_a_late_burst_from_the_page_shows_late_events(live: LiveRun, page: Any) -> None:
@@ -190,7 +206,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def test_ctrl_c_stops_cleanly_and_the_state_matches_checkpoints_and_tables(
+def test_sigterm_stops_cleanly_and_the_state_matches_checkpoints_and_tables(
     live: LiveRun,
 ) -> None:
     # Run alone, this test must not stop the lab before Spark has dropped a late row.
@@ -198,9 +214,13 @@ def test_ctrl_c_stops_cleanly_and_the_state_matches_checkpoints_and_tables(
     while _get(live.url + "api/state")["late_events"]["total"] == 0:
         assert time.monotonic() < deadline, "no late event within the wait"
         time.sleep(1)
-    live.process.send_signal(signal.SIGINT)
+    # What `timeout` and service managers send: a clean stop, as for Ctrl-C, and exit 0.
+    written = len(live.stderr.read_text())
+    live.process.send_signal(signal.SIGTERM)
     out, _ = live.process.communicate(timeout=240)
-    assert live.process.returncode == 0, out[-3000:] + live.stderr.read_text()[-3000:]
+    errors = live.stderr.read_text()[written:]  # what the stop printed
+    assert live.process.returncode == 0, out[-3000:] + errors[-3000:]
+    assert "\tat " not in errors, "a Java stack trace: " + errors[-3000:]
     summary = json.loads(out)
     assert summary["ok"] is True and summary["late_events"] > 0
     paths = LabPaths.resolve(live.root)

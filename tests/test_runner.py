@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -167,3 +169,47 @@ def test_reset_command_asks_first_and_keeps_the_guides_folders(
     assert lab.checkpoint("dedup").is_dir()
     unknown = cli.invoke(app, ["reset", "nothing", "--root", str(lab.root), "--yes"])
     assert unknown.exit_code == 2 and "unknown pipeline 'nothing'" in unknown.stderr
+
+
+class _Query:
+    """A running query as ``_watch`` sees it: a progress after its first batch, or none."""
+
+    def __init__(self, log: list[str], name: str, batches_in: int) -> None:
+        self.log, self.name, self.batches_in = log, name, batches_in
+        self.lastProgress: dict[str, int] | None = None
+        self.isActive = True
+
+    def awaitTermination(self, timeout: float) -> bool:
+        self.log.append(f"wait {self.name}")
+        self.batches_in -= 1
+        if self.batches_in <= 0:
+            self.lastProgress = {"batchId": 0}
+        return False
+
+    def exception(self) -> None:
+        return None
+
+
+def test_queries_held_back_start_once_the_first_ones_have_finished_a_batch(
+    tmp_path: Path,
+) -> None:
+    import threading
+    import time
+
+    from streamlab.run.runner import _watch
+
+    log: list[str] = []
+    queries: dict[str, Any] = {"first": _Query(log, "first", batches_in=3)}
+    stop = threading.Event()
+
+    def later() -> None:
+        log.append("start the others")
+        queries["other"] = _Query(log, "other", batches_in=1)
+        stop.set()  # then end the run
+
+    paths = LabPaths.resolve(tmp_path / "lab")
+    started = time.monotonic()
+    cfg = PipelineConfig()
+    _watch(None, paths, queries, {}, started, None, ["dedup"], Trigger(), cfg, stop, later=later)
+    # Three waits on the first query's first batch, then the others start, once.
+    assert log == ["wait first"] * 3 + ["start the others"]

@@ -6,6 +6,8 @@ import json as jsonlib
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -76,6 +78,52 @@ def _spark_ui_url(spark: SparkSession) -> str | None:
     return str(url) if url else None
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C, and what ``timeout``, ``kill`` and service managers send: both stop a run cleanly."""
+
+
+@contextmanager
+def stop_on_signals(
+    stop: threading.Event, signals: tuple[signal.Signals, ...] = STOP_SIGNALS
+) -> Iterator[None]:
+    """Make Ctrl-C and SIGTERM set ``stop`` while the block runs; a second one interrupts.
+
+    The run then ends between two checks, never inside a Spark call (PySpark's own SIGINT
+    handler would cancel every job, and the queries would fail; SIGTERM's default would end
+    Python at once and leave Spark's shutdown hook to stop the queries mid-batch, with a Java
+    stack trace). The previous handlers are put back afterwards.
+    """
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {s: signal.signal(s, interrupt) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """Make SIGTERM raise ``KeyboardInterrupt``, as Ctrl-C does, while the block runs.
+
+    ``ui`` uses it while it serves (it writes nothing, and has nothing to stop cleanly).
+    """
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _pipeline_config(defaults: dict[str, str], given: dict[str, str | None]) -> PipelineConfig:
     from streamlab.pipelines.config import PipelineConfig
 
@@ -124,6 +172,7 @@ def live(
     """
     from streamlab.cli.pipelines import _live, pipeline_session_config
     from streamlab.lab.lock import RootLock, command_line
+    from streamlab.live.collect import WATERMARK_OF
     from streamlab.live.feed import Feed, prepare_live_lab
     from streamlab.live.server import check_port
     from streamlab.live.settings import LiveSettings, parse_every, parse_rate
@@ -153,10 +202,15 @@ def live(
         },
     )
     paths.ensure_writable()
-    with RootLock(paths, command_line()):
+    # SIGTERM asks for a clean stop from the start: while Spark starts, the run then starts no
+    # query (Ctrl-C before Spark is up interrupts at once, as in any command).
+    stop = threading.Event()
+    with stop_on_signals(stop, (signal.SIGTERM,)), RootLock(paths, command_line()):
         check_port(port)
         restarted = prepare_live_lab(paths, settings, reset=reset)
-        extra = pipeline_session_config(paths)
+        # A live run's state is bounded by its watermark: the state store is chosen by its
+        # size (HDFS-backed for the live rates), whose cold first batch costs less.
+        extra = pipeline_session_config(paths, choose_state_store=True)
         if spark_ui:
             extra.update(spark_ui_config())
         feed = Feed(paths, settings, cfg.watermark_delay_ms)
@@ -181,17 +235,6 @@ def live(
                     from streamlab.spark.session import lab_session
 
                     spark = lab_session(paths.root, master=master, remote=remote, config=extra)
-                # Ctrl-C ends the run between two checks, never inside a Spark call (PySpark's
-                # own handler would cancel every job, and the queries would fail); a second
-                # Ctrl-C interrupts at once.
-                stop = threading.Event()
-
-                def interrupt(signum: int, frame: Any) -> None:
-                    if stop.is_set():
-                        raise KeyboardInterrupt
-                    stop.set()
-
-                signal.signal(signal.SIGINT, interrupt)
                 collector.spark = spark
                 collector.spark_ui = _spark_ui_url(spark) if spark_ui else None
                 from streamlab.run.runner import run_pipelines
@@ -200,7 +243,9 @@ def live(
                 left = None
                 if settings.duration_ms is not None:
                     left = max(1.0, settings.duration_ms / 1000 - (time.monotonic() - started))
-                with _live(not json) as observers:
+                # Ctrl-C and SIGTERM end the run between two checks (see stop_on_signals);
+                # installed after the session, whose start installs PySpark's own handler.
+                with _live(not json) as observers, stop_on_signals(stop):
                     observers.append(_warn_on_change(collector, seen, show=not json))
                     result = run_pipelines(
                         spark,
@@ -211,6 +256,8 @@ def live(
                         observers=observers,
                         duration=left,
                         stop=stop,
+                        # The pictures' watermarks first: the page's first picture needs them.
+                        first=tuple(dict.fromkeys(WATERMARK_OF.values())),
                     )
             finally:
                 feed.stop()
@@ -329,8 +376,9 @@ def ui(
         threading.Thread(target=verdict, name="streamlab-ui-verdict", daemon=True).start()
         started = time.monotonic()
         try:
-            while seconds is None or time.monotonic() - started < seconds:
-                time.sleep(0.2)
+            with _interrupt_on_sigterm():  # SIGTERM ends it as Ctrl-C does
+                while seconds is None or time.monotonic() - started < seconds:
+                    time.sleep(0.2)
         except KeyboardInterrupt:
             pass
         state = collector.state()

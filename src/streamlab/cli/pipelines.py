@@ -153,14 +153,17 @@ def _live(show: bool) -> Iterator[list[Callable[[dict[str, Any]], None]]]:
         yield [view]
 
 
-def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
+def pipeline_session_config(paths: LabPaths, *, choose_state_store: bool = False) -> dict[str, str]:
     """Return the Spark settings a fresh local session for the pipelines starts with.
 
     The lab's micro-batches are small: one shuffle partition halves the state store and
     sink tasks of every stateful batch (fixed by each query's checkpoint at its first run).
     The JIT is chosen by the size of the work (:mod:`streamlab.spark.tuning`): C1 only for a
     small lab, which spends far less CPU warming up (the guide-sized lab: 70 -> 46 JVM CPU
-    seconds, benchmarks/bench_lab.py), and the full tiered JIT for long runs.
+    seconds, benchmarks/bench_lab.py), and the full tiered JIT for long runs. With
+    ``choose_state_store`` the state store of the queries' first runs is chosen by the state
+    size too (``streamlab live``: its state is bounded by the watermark, and the HDFS-backed
+    store's first batch is cheaper, docs/live.md).
     """
     import os
 
@@ -168,7 +171,8 @@ def pipeline_session_config(paths: LabPaths) -> dict[str, str]:
     from streamlab.spark.tuning import session_settings
 
     java = default_config(paths, os.cpu_count() or 2)["spark.driver.extraJavaOptions"]
-    return {"spark.sql.shuffle.partitions": "1", **session_settings(paths, java)}
+    tuned = session_settings(paths, java, choose_state_store=choose_state_store)
+    return {"spark.sql.shuffle.partitions": "1", **tuned}
 
 
 def _check_run(

@@ -58,6 +58,9 @@ HISTORY = 240
 """Batches per query kept for the time series."""
 LATE_SHOWN = 50
 _BATCH = re.compile(r"/batch_(\d+)/[^/]*$")
+_SOURCE_BATCH = re.compile(r"/(events|impressions|clicks)/batch_(\d+)/[^/]*$")
+JOIN_INPUTS = ("impressions", "clicks")
+"""The join's two inputs, each with its own ``withWatermark`` node."""
 _ENTRY = re.compile(r"^(\d+)(\.compact)?$")
 
 
@@ -69,6 +72,10 @@ def _ms(text: str | None) -> int | None:
 def _text_ms(text: str) -> int:
     value = parse_time_text(text)
     return 0 if value is None else value
+
+
+class _NotReadYet(Exception):
+    """A micro-batch read a landed batch the collector has not read yet."""
 
 
 @dataclass
@@ -128,6 +135,8 @@ class Collector:
         self._emitted: dict[tuple[int, str], dict[str, Any]] = {}
         self._sink_files: dict[str, set[str]] = {}
         self._micro_landed: dict[int, int | None] = {}
+        # Per micro-batch of the join, the largest event time each input read (None: no row).
+        self._join_maxima: dict[int, tuple[int | None, ...] | None] = {}
         self._skewed: dict[int, int] = {}
         self._join_history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._verdict: dict[str, Any] | None = None
@@ -307,6 +316,39 @@ class Collector:
                 files = []
             landed = [int(m.group(1)) for f in files if (m := _BATCH.search(uri_to_path(f)))]
             self._micro_landed[micro] = max(landed) if landed else None
+        ckpt = self.paths.checkpoint(JOIN_QUERY)
+        for micro in committed_batches(ckpt) if ckpt.is_dir() else []:
+            if micro not in self._join_maxima:
+                try:
+                    self._join_maxima[micro] = self._maxima_read(ckpt, micro)
+                except _NotReadYet:  # landed after this refresh read the batches: next time
+                    continue
+
+    def _maxima_read(self, ckpt: Path, micro: int) -> tuple[int | None, ...] | None:
+        """Return the largest event time of each join input in ``micro`` (``None``: unknown).
+
+        From the dots of the landed batches the micro-batch read: the rows that reach the
+        input's ``withWatermark`` (quarantined ones never do).
+        """
+        read: dict[str, set[int]] = {s: set() for s in JOIN_INPUTS}
+        try:
+            for index in range(len(JOIN_INPUTS)):
+                for f in batch_files(ckpt, micro, index):
+                    if m := _SOURCE_BATCH.search(uri_to_path(f)):
+                        read.setdefault(m.group(1), set()).add(int(m.group(2)))
+        except Exception:  # the source log was compacted away: not known
+            return None
+        maxima: list[int | None] = []
+        for source in JOIN_INPUTS:
+            known = self._sources[source].batches
+            missing = [b for b in read[source] if b not in known]
+            if missing and max(missing) > max(known, default=-1):
+                raise _NotReadYet
+            if missing:
+                return None  # scrolled out of the picture before it was mapped
+            times = [d.event_ms for b in read[source] for d in known[b] if d.kind != "quarantined"]
+            maxima.append(max(times) if times else None)
+        return tuple(maxima)
 
     def _committed_now(self) -> tuple[int, ...]:
         """Return how far the compared queries (and the late capture) have got."""
@@ -354,6 +396,53 @@ class Collector:
             "at": _iso_ms(int(time.time() * 1000)),
         }
 
+    # --- the next batch's watermark ------------------------------------------------------
+
+    def _next_watermark(
+        self, query: str, records: dict[int, dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Return the watermark ``query``'s next micro-batch will run with, by Spark's rule.
+
+        Spark computes it when a batch ends (:func:`streamlab.model.watermark.advance`) but
+        reports it only in the next batch's progress; computing it from the batches of the
+        query's current run (whose per-input maxima Spark keeps) shows it one batch sooner.
+        ``None`` while it is still 0, or when a batch's event times are not known.
+        """
+        if not records or query not in (TUMBLING, JOIN_QUERY):
+            return None
+        # Here, not at the top: the model (and numpy) load once Spark has run a batch, not
+        # before the page is up.
+        from streamlab.model.watermark import InputWatermark, Policy, advance
+
+        newest = list(records.values())[-1]
+        run = [r for r in records.values() if r.get("run_id") == newest.get("run_id")]
+        if query == TUMBLING:
+            inputs = [InputWatermark("events", self.config.watermark_delay_ms)]
+        else:
+            inputs = [
+                InputWatermark("impressions", self.config.impressions_delay_ms),
+                InputWatermark("clicks", self.config.clicks_delay_ms),
+            ]
+        # The run's first batch ran with the watermark restored from the checkpoint (0 at first).
+        global_ms = _ms(run[0]["watermark"]) or 0
+        nodes: tuple[int | None, ...] = (None,) * len(inputs)
+        for rec in run:
+            if query == TUMBLING:  # one withWatermark node: the progress's max is its max
+                maxima: tuple[int | None, ...] | None = (_ms(rec.get("event_time_max")),)
+            else:
+                maxima = self._join_maxima.get(int(rec["batch"]))
+            if maxima is None:
+                return None
+            global_ms, nodes = advance(global_ms, nodes, inputs, maxima, Policy.MIN)
+        if global_ms <= 0:
+            return None
+        return {
+            "watermark": _iso_ms(global_ms),
+            "watermark_ms": global_ms,
+            "after_batch": newest["batch"],
+            "kind": "next",
+        }
+
     # --- the state -----------------------------------------------------------------------
 
     def _build(self) -> dict[str, Any]:
@@ -361,7 +450,8 @@ class Collector:
         queries = {q: _history(list(b.values())[-HISTORY:]) for q, b in by_query.items()}
         current = {q: {**h[-1], "query": q} for q, h in queries.items() if h}
         warnings = self._warnings(by_query)
-        pictures = {s: self._picture(s, current) for s in SOURCES}
+        upcoming = {q: self._next_watermark(q, by_query.get(q, {})) for q in (TUMBLING, JOIN_QUERY)}
+        pictures = {s: self._picture(s, current, upcoming[WATERMARK_OF[s]]) for s in SOURCES}
         late = sorted(self._late, key=lambda r: (r["micro_batch"], r["event_id"]))
         landed = {s: max(self._sources[s].arrival.values(), default=None) for s in SOURCES}
         join = self._join(current)
@@ -382,6 +472,7 @@ class Collector:
                 "processed": {q: c["batch"] for q, c in current.items()},
             },
             "watermarks": {q: c["watermark"] for q, c in current.items()},
+            "next_watermarks": upcoming,
             "queries": list(current.values()),
             "history": queries,
             "pictures": pictures,
@@ -393,7 +484,12 @@ class Collector:
             "warnings": warnings,
         }
 
-    def _picture(self, source: str, current: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def _picture(
+        self,
+        source: str,
+        current: dict[str, dict[str, Any]],
+        upcoming: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         known = self._sources[source]
         dots = [d for b in sorted(known.batches) for d in known.batches[b]]
         if source == "events":
@@ -420,15 +516,40 @@ class Collector:
         first = min(known.arrival[b] for b in known.batches) if known.batches else 0
         line = [p for p in line if p[0] >= first]
         counts = {k: sum(1 for d in dots if d.kind == k) for k in ("ok", "late", "quarantined")}
+        spark_wm = current.get(query, {}).get("watermark")
+        following = None
+        if upcoming is not None and known.batches:
+            # A dashed step from the newest micro-batch on, where the next batches' dots land.
+            newest = max(known.arrival[b] for b in known.batches)
+            start = line[-1][0] if line else self._newest_arrival(source, query, newest)
+            reach = self.every_ms or self.config.window_ms
+            end = max(start + reach, newest)
+            wm = upcoming["watermark_ms"]
+            following = {**upcoming, "line": [[start, wm], [end, wm]]}
+        kind = "spark" if (_ms(spark_wm) or 0) > 0 else ("next" if following else None)
         return {
             "query": query,
-            "watermark": current.get(query, {}).get("watermark"),
+            "watermark": spark_wm,
+            "watermark_kind": kind,
+            "next_watermark": following,
             "dots": [[d.arrival_ms, d.event_ms, d.kind[0], d.event_id] for d in shown],
             "sampled_every": step,
             "counts": counts,
             "watermark_line": line,
             "window_ms": self.config.window_ms,
         }
+
+    def _newest_arrival(self, source: str, query: str, fallback: int) -> int:
+        """Return where the newest micro-batch of ``query`` sits on ``source``'s picture."""
+        records = latest_by_batch(self._records).get(query, {})
+        if not records:
+            return fallback
+        micro, rec = list(records.items())[-1]
+        if source == "events":
+            landed = self._micro_landed.get(micro)
+            arrival = self._sources[source].arrival.get(landed) if landed is not None else None
+            return arrival if arrival is not None else fallback
+        return _ms(rec.get("timestamp")) or fallback
 
     def _windows(self, current: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         size = self.config.window_ms

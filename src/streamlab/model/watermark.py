@@ -82,6 +82,42 @@ def batch_maxima(
     return out
 
 
+def advance(
+    global_ms: int,
+    nodes: Sequence[int | None],
+    inputs: Sequence[InputWatermark],
+    batch_max: Sequence[int | None],
+    policy: Policy = Policy.MIN,
+) -> tuple[int, tuple[int | None, ...]]:
+    """Return the global watermark and each node's after one batch saw ``batch_max``.
+
+    Spark's ``WatermarkTracker.updateWatermark``, run when a batch ends: a node keeps the
+    largest ``max - delay`` it has seen; a node that has seen no row yet counts as 0; the global
+    watermark is the nodes' minimum (``policy``) and only moves forward. The result is the
+    watermark the *next* batch runs with. ``nodes`` is ``None`` for a node before its first row
+    (as after a restart, when the per-node map starts empty again).
+
+    >>> advance(0, [None], [InputWatermark("events", 10_000)], [25_000])
+    (15000, (15000,))
+    >>> two = [InputWatermark("impressions", 10_000), InputWatermark("clicks", 10_000)]
+    >>> advance(0, [None, None], two, [25_000, None])  # clicks have seen nothing: 0 decides
+    (0, (15000, 0))
+    """
+    out = list(nodes)
+    for i, node in enumerate(inputs):
+        m = batch_max[i]
+        if m is not None:
+            candidate = m - node.delay_ms
+            previous = out[i]
+            if previous is None or candidate > previous:
+                out[i] = candidate
+        elif out[i] is None:
+            out[i] = 0
+    values = [v if v is not None else 0 for v in out]
+    chosen = min(values) if policy is Policy.MIN else max(values)
+    return max(global_ms, chosen), tuple(out)
+
+
 def plan_batches(
     inputs: Sequence[InputWatermark],
     maxima: Sequence[Sequence[int | None]],
@@ -114,9 +150,7 @@ def plan_batches(
     """
     if len(maxima) != len(inputs):
         raise StreamlabError("each watermark input needs its own list of batch maxima")
-    # WatermarkTracker.updateWatermark: a node keeps the largest `max - delay` it has seen; a
-    # node that has seen no row yet counts as 0; the global watermark starts at 0 and only moves
-    # forward (`if (chosenGlobalWatermark > globalWatermarkMs)`).
+    # The global watermark starts at 0; each batch moves it as advance() says.
     nodes: list[int | None] = [None] * len(inputs)
     global_wm = 0
     # IncrementalExecution: eventTimeWatermarkForEviction is this batch's watermark (from the
@@ -127,23 +161,11 @@ def plan_batches(
     out: list[BatchInfo] = []
 
     def run(data_batch: int | None) -> None:
-        nonlocal global_wm, prev_wm
+        nonlocal global_wm, prev_wm, nodes
         current = global_wm
-        batch_max: list[int | None] = []
-        for i, node in enumerate(inputs):
-            m = maxima[i][data_batch] if data_batch is not None else None
-            batch_max.append(m)
-            if m is not None:
-                candidate = m - node.delay_ms
-                previous = nodes[i]
-                if previous is None or candidate > previous:
-                    nodes[i] = candidate
-            elif nodes[i] is None:
-                nodes[i] = 0
-        values = [v if v is not None else 0 for v in nodes]
-        chosen = min(values) if policy is Policy.MIN else max(values)
-        if chosen > global_wm:
-            global_wm = chosen
+        batch_max = [m[data_batch] if data_batch is not None else None for m in maxima]
+        global_wm, after = advance(global_wm, nodes, inputs, batch_max, policy)
+        nodes = list(after)
         out.append(
             BatchInfo(
                 batch=len(out),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +52,16 @@ from streamlab.run.progress import (
     read_progress,
 )
 from streamlab.run.tables import column_sum, row_count
+from streamlab.spark.lifecycle import quiet_logs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
     from pyspark.sql.streaming.query import StreamingQuery
+
+
+LATER_AFTER_S = 60.0
+"""The queries held back (``run_pipelines(first=...)``) start at the latest this long after
+the first ones, even if one of those has not finished a micro-batch (no data yet)."""
 
 
 @dataclass
@@ -219,6 +226,7 @@ def run_pipelines(
     duration: float | None = None,
     reset: bool = False,
     stop: threading.Event | None = None,
+    first: Sequence[str] = (),
 ) -> RunResult:
     """Run ``pipelines`` (default: all) on the lab at ``paths`` and return what they did.
 
@@ -234,6 +242,10 @@ def run_pipelines(
         reset: start the chosen pipelines over (remove their checkpoints and tables).
         stop: set from another thread or a signal handler to end a processing-time run
             between two checks, like Ctrl-C but never inside a Spark call.
+        first: queries to start first; the others start once each of these has finished
+            its first micro-batch (or stopped). On a small machine a query's first batch is
+            its slowest (the JVM compiles its code), and seven first batches at once take
+            turns on the cores: ``streamlab live`` starts the ones its first picture draws.
 
     >>> result = run_pipelines(spark, LabPaths.resolve(), ["dedup"])  # doctest: +SKIP
 
@@ -243,7 +255,9 @@ def run_pipelines(
     chosen = check_run(paths, pipelines, cfg, reset=reset)
     with RootLock(paths, command_line()):
         claim_root(paths, chosen, reset=reset)
-        return _run_locked(spark, paths, chosen, cfg, trig, observers, duration, reset, stop)
+        return _run_locked(
+            spark, paths, chosen, cfg, trig, observers, duration, reset, stop, tuple(first)
+        )
 
 
 def check_run(
@@ -279,6 +293,7 @@ def _run_locked(
     duration: float | None,
     reset: bool,
     stop: threading.Event | None = None,
+    first: tuple[str, ...] = (),
 ) -> RunResult:
     if reset:
         reset_pipelines(paths, chosen)
@@ -294,13 +309,39 @@ def _run_locked(
     spark.streams.addListener(recorder)
     queries: dict[str, StreamingQuery] = {}
     finished: dict[str, float] = {}
+    early = [s for s in specs if s.name in first]
+    later = [s for s in specs if s not in early] if early else []
+
+    def start_later() -> None:
+        for spec in later:
+            if stop is not None and stop.is_set():  # the run is ending: start no more
+                break
+            queries[spec.name] = _start(spark, paths, spec, cfg, trig)
+        later.clear()
+
     try:
-        for spec in specs:
+        for spec in early or specs:
+            if stop is not None and stop.is_set():  # asked to stop before the run began
+                later.clear()
+                break
             queries[spec.name] = _start(spark, paths, spec, cfg, trig)
         deadline = None if duration is None else started + duration
-        _watch(spark, paths, queries, finished, started, deadline, chosen, trig, cfg, stop)
+        _watch(
+            spark,
+            paths,
+            queries,
+            finished,
+            started,
+            deadline,
+            chosen,
+            trig,
+            cfg,
+            stop,
+            later=(start_later if later else None),
+        )
     finally:
-        _stop_between_batches(list(queries.values()))
+        with quiet_logs(spark):  # a batch interrupted on purpose is no error
+            _stop_between_batches(list(queries.values()))
         # The summary is read back from the log: every progress the stopped queries kept goes
         # in now, whether or not its listener event has arrived.
         flush_listeners(spark, timeout=2.0)
@@ -329,10 +370,22 @@ def _watch(
     trigger: Trigger,
     cfg: PipelineConfig,
     stop: threading.Event | None = None,
+    *,
+    later: Callable[[], None] | None = None,
 ) -> None:
-    """Wait for the queries to end (or the deadline, ``stop``, Ctrl-C), capturing late data."""
+    """Wait for the queries to end (or the deadline, ``stop``, Ctrl-C), capturing late data.
+
+    ``later`` starts the queries held back, called once every query started so far has
+    finished a micro-batch (or stopped), or :data:`LATER_AFTER_S` after the start.
+    """
     try:
-        while len(finished) < len(queries):
+        while later is not None or len(finished) < len(queries):
+            if later is not None and (
+                time.monotonic() - started > LATER_AFTER_S
+                or all(q.lastProgress is not None or not q.isActive for q in queries.values())
+            ):
+                later()
+                later = None
             for name, query in queries.items():
                 if name not in finished and not query.isActive:
                     finished[name] = time.monotonic() - started

@@ -113,3 +113,27 @@ def _wait_for(processes: list[Any], timeout: float) -> None:
         except psutil.Error:
             continue
     psutil.wait_procs(alive, timeout=5)
+
+
+@contextmanager
+def quiet_logs(spark: SparkSession) -> Iterator[None]:
+    """Silence Spark's logging while the block runs, then put its level back.
+
+    For stopping queries on purpose: a query stopped mid-batch is sound (the batch runs
+    again next time), but Spark logs the write job it aborts as errors with Java stack traces.
+    A real failure still shows, through the query's ``exception()``. Does nothing on a session
+    without a local JVM (Spark Connect).
+    """
+    before: str | None = None
+    try:
+        jvm: Any = spark.sparkContext._jvm
+        before = str(jvm.org.apache.logging.log4j.LogManager.getRootLogger().getLevel())
+        spark.sparkContext.setLogLevel("OFF")
+    except Exception:  # Spark Connect, or no log4j2: nothing to silence
+        before = None
+    try:
+        yield
+    finally:
+        if before is not None:
+            with suppress(Exception):
+                spark.sparkContext.setLogLevel(before)

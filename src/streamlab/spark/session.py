@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from streamlab.errors import StreamlabError
 from streamlab.lab.paths import LabPaths
@@ -137,7 +139,8 @@ def _local_session(master: str, app_name: str, settings: Mapping[str, str]) -> S
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
-        spark = builder.getOrCreate()
+        with _gateway_ignores_sigterm():
+            spark = builder.getOrCreate()
     except Exception as exc:  # the JVM could not start or reach the master
         if master.startswith("local"):
             raise StreamlabError(
@@ -152,6 +155,45 @@ def _local_session(master: str, app_name: str, settings: Mapping[str, str]) -> S
     # traces would, and a library user keeps Spark's errors in the log.
     spark.sparkContext.setLogLevel(os.environ.get(LOG_LEVEL_ENV, "ERROR"))
     return spark
+
+
+@contextmanager
+def _gateway_ignores_sigterm() -> Iterator[None]:
+    """Launch PySpark's JVM with SIGTERM ignored, as PySpark itself ignores SIGINT for it.
+
+    ``timeout``, a terminal's job control and service managers signal a command's whole
+    process group. A JVM that took SIGTERM would run Spark's shutdown hook and stop the
+    SparkContext under the running queries (batches cut off, Java stack traces on stderr);
+    instead the Python process decides how to stop (``streamlab live`` stops between
+    batches), and the JVM ends when its stdin closes (:mod:`streamlab.spark.lifecycle`). An
+    ignored signal stays ignored across ``exec``, and the JVM keeps it so
+    (``JVM_RegisterSignal``).
+    """
+    from pyspark import java_gateway
+
+    module: Any = java_gateway
+    original = getattr(module, "Popen", None)
+    if original is None:  # PySpark launches its JVM another way: leave it as it is
+        yield
+        return
+
+    def popen(*args: Any, **kwargs: Any) -> Any:
+        inner = kwargs.get("preexec_fn")  # PySpark's own: SIGINT ignored
+
+        def preexec() -> None:
+            if inner is not None:
+                inner()
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+        if os.name == "posix":
+            kwargs["preexec_fn"] = preexec
+        return original(*args, **kwargs)
+
+    module.Popen = popen
+    try:
+        yield
+    finally:
+        module.Popen = original
 
 
 def _connect_session(remote: str, app_name: str) -> SparkSession:

@@ -34,7 +34,8 @@ function makeTimeChart(id) {
         { label: "on time", data: [], pointRadius: 2, backgroundColor: "#2563eb88" },
         { label: "dropped as late", data: [], pointRadius: 3.5, backgroundColor: "#dc2626", pointStyle: "crossRot", borderColor: "#dc2626" },
         { label: "quarantined (clock ahead)", data: [], pointRadius: 3, backgroundColor: "#6b7280", pointStyle: "triangle" },
-        { label: "watermark", data: [], type: "line", stepped: "before", borderColor: "#111827", borderWidth: 2, pointRadius: 0, showLine: true },
+        { label: "watermark (Spark's)", data: [], type: "line", stepped: "before", borderColor: "#111827", borderWidth: 2, pointRadius: 1.5, showLine: true },
+        { label: "next batch's watermark (computed)", data: [], type: "line", borderColor: "#111827", borderWidth: 2, borderDash: [6, 4], pointRadius: 0, showLine: true },
       ],
     },
     options: {
@@ -97,8 +98,12 @@ function renderHeader(s) {
   el("mode").textContent = s.mode === "live" ? "live" : s.mode === "run" ? "run" : "finished lab (read-only)";
   const processed = Object.values(s.batch.processed);
   el("current-batch").textContent = processed.length ? Math.max(...processed) : "-";
-  el("watermark-events").textContent = shortIso(s.pictures.events.watermark);
-  el("watermark-join").textContent = shortIso(s.join.watermark);
+  for (const [id, p] of [["events", s.pictures.events], ["join", s.pictures.impressions]]) {
+    // Spark's own watermark once it reports one; before that, the next batch's, said so.
+    const next = p.watermark_kind === "next";
+    el("watermark-" + id).textContent = p.watermark_kind ? shortIso(next ? p.next_watermark.watermark : p.watermark) : "-";
+    el("watermark-" + id + "-kind").textContent = next ? "(next batch's, computed from batch " + p.next_watermark.after_batch + ")" : "";
+  }
   el("late-count").textContent = s.late_events.total;
   el("windows-emitted").textContent = s.windows.filter((w) => w.status === "emitted").length;
   el("updated").textContent = "updated " + shortIso(s.now) + " UTC";
@@ -129,7 +134,9 @@ function renderPicture(source, p) {
   c.data.datasets[1].data = pick("l");
   c.data.datasets[2].data = pick("q");
   c.data.datasets[3].data = p.watermark_line.map((d) => ({ x: d[0], y: d[1] }));
-  const ys = p.dots.map((d) => d[1]).concat(p.watermark_line.map((d) => d[1]));
+  const next = p.next_watermark ? p.next_watermark.line : [];
+  c.data.datasets[4].data = next.map((d) => ({ x: d[0], y: d[1] }));
+  const ys = p.dots.map((d) => d[1]).concat(p.watermark_line.map((d) => d[1]), next.map((d) => d[1]));
   if (ys.length) {
     const w = p.window_ms;
     const lo = Math.floor(Math.min(...ys) / w) * w;
