@@ -9,7 +9,8 @@ plus a random delay (0-2.5 s), so it lands mid-run at a random step of a micro-b
 writing files, committing state, the sink's log, capturing late data. Tables are read from
 committed files only (the file sink's ``_spark_metadata`` log; ``late_events``, written by
 streamlab one file per batch, as listed), and compared with a clean AvailableNow run of the same
-data on a root of its own.
+data on a root of its own. The AvailableNow and the live kills run at the same time, each lab in
+processes of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -199,10 +201,23 @@ def kill_repeatedly(root: Path, args: list[str], rng: random.Random) -> list[dic
     return points
 
 
-def check_like_clean(root: Path, clean: dict[str, Any], points: list[dict[str, Any]]) -> None:
-    """Finish the run (AvailableNow), then the tables, the batches and the verification must
-    be the clean run's."""
-    code, out, err = streamlab("run", "--root", str(root), "--json")
+def finish_and_verify(root: Path) -> dict[str, tuple[int, str, str]]:
+    """Finish the run (AvailableNow), then verify the lab: each command's exit, out and err."""
+    done = {"run": streamlab("run", "--root", str(root), "--json")}
+    done["verify"] = streamlab("verify", "--root", str(root), "--json")
+    return done
+
+
+def check_like_clean(
+    root: Path,
+    clean: dict[str, Any],
+    points: list[dict[str, Any]],
+    done: dict[str, tuple[int, str, str]] | None = None,
+) -> None:
+    """After the run is finished (``done``, or here), the tables, the batches and the
+    verification must be the clean run's."""
+    done = done or finish_and_verify(root)
+    code, out, err = done["run"]
     assert code == 0, f"after kills at {points}: exit {code}\n{out[-3000:]}\n{err[-3000:]}"
     report = json.loads(out)
     want, got = clean["tables"], tables_of(root)
@@ -240,22 +255,37 @@ def check_like_clean(root: Path, clean: dict[str, Any], points: list[dict[str, A
     for part in (*parts, "counted_emitted", "counted_open", "batches", "batches_captured"):
         assert acct[part] == clean_acct[part], (part, acct, clean_acct, points)
     assert acct["duplicates_reported"] in (None, clean_acct["duplicates_reported"]), acct
-    code, out, err = streamlab("verify", "--root", str(root), "--json")
+    code, out, err = done["verify"]
     assert code == 0, out + err[-2000:]
 
 
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The AvailableNow and the live lab, each killed ``KILLS`` times, then finished and
+    verified: both at once (each in processes of its own), as the clean run goes on."""
+    kinds = {"available-now": ([], SEED), "live": (LIVE, SEED + 1)}
+
+    def one(kind: str) -> dict[str, Any]:
+        args, seed = kinds[kind]
+        root = tmp_path_factory.mktemp(f"killed-{kind}")
+        set_up(root)
+        points = kill_repeatedly(root, args, random.Random(seed))
+        return {"root": root, "points": points, "done": finish_and_verify(root)}
+
+    with ThreadPoolExecutor(len(kinds)) as pool:
+        futures = {kind: pool.submit(one, kind) for kind in kinds}
+        return {kind: future.result() for kind, future in futures.items()}
+
+
 def test_available_now_killed_five_times_then_finished_equals_a_clean_run(
-    clean: Any, tmp_path: Path
+    clean: Any, killed: dict[str, Any]
 ) -> None:
-    root = tmp_path / "killed"
-    set_up(root)
-    rng = random.Random(SEED)
-    points = kill_repeatedly(root, [], rng)
-    check_like_clean(root, clean(), points)
+    run = killed["available-now"]
+    check_like_clean(run["root"], clean(), run["points"], run["done"])
 
 
 def test_a_live_trigger_killed_five_times_then_finished_equals_a_clean_run(
-    clean: Any, tmp_path: Path
+    clean: Any, killed: dict[str, Any]
 ) -> None:
     # A live (processing-time) run over a backlog that has already landed runs the same
     # micro-batches as AvailableNow: the sources take one file per trigger, and while files
@@ -264,11 +294,8 @@ def test_a_live_trigger_killed_five_times_then_finished_equals_a_clean_run(
     # AvailableNow's closing batch). Each batch sees the same file with the same watermark
     # (the previous batch's), so every table must be identical; a checkpoint may change its
     # trigger, so the final run is AvailableNow, which ends on its own.
-    root = tmp_path / "killed-live"
-    set_up(root)
-    rng = random.Random(SEED + 1)
-    points = kill_repeatedly(root, LIVE, rng)
-    check_like_clean(root, clean(), points)
+    run = killed["live"]
+    check_like_clean(run["root"], clean(), run["points"], run["done"])
 
 
 def test_a_kill_between_the_sink_log_and_the_commit_keeps_the_watermark(
