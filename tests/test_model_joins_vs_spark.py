@@ -6,10 +6,11 @@ watermark per batch, the same rows in the same batches (pairs, NULL-padded rows 
 side, left semi rows) and the same ``numRowsDroppedByWatermark``. Hypothesis draws the
 scenarios, ``PARALLEL`` per example as concurrent queries, one outer join type and one
 watermark policy per example: 30 scenarios per outer join type by default (scale 2). Each query
-also runs, next to the outer join, the left semi join of the same inputs and a chain of two
-stateful operators, the first click of each impression (``dropDuplicatesWithinWatermark``)
-joined to its impression (inner): one query, the union of the three joins' rows, tagged. Left
-semi and the deduplication before a join get 60 scenarios each without a Spark run of their own.
+also runs, next to the outer join, one more shape on the same inputs: with right outer, the left
+semi join; with full outer, a chain of two stateful operators, the first click of each
+impression (``dropDuplicatesWithinWatermark``) joined to its impression (inner). One query, the
+union of both joins' rows, tagged: left semi and the deduplication before a join get 30
+scenarios each without a Spark run of their own.
 """
 
 from __future__ import annotations
@@ -69,13 +70,15 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def check(spark: Any, workdir: Path, sc: JoinScenario, how: JoinType, policy: Policy) -> None:
     sources: dict[str, Batches] = {"impressions": sc.impressions, "clicks": sc.clicks}
-    hows = (how, JoinType.LEFT_SEMI)
+    # Each outer type carries one more shape, so each shape gets the outer type's scenarios.
+    hows = (how, JoinType.LEFT_SEMI) if how is JoinType.RIGHT_OUTER else (how,)
+    dedup_inner = how is JoinType.FULL_OUTER
     got = run_spark(
         spark,
         workdir / f"s{next(_counter)}",
         sources,
         tagged_joins_pipeline(
-            sc.imp_delay_ms, sc.click_delay_ms, sc.upper_ms, hows, dedup_inner=True
+            sc.imp_delay_ms, sc.click_delay_ms, sc.upper_ms, hows, dedup_inner=dedup_inner
         ),
         tuple,
         trigger=sc.trigger,
@@ -89,7 +92,7 @@ def check(spark: Any, workdir: Path, sc: JoinScenario, how: JoinType, policy: Po
         hows,
         sc.trigger,
         policy,
-        dedup_inner=True,
+        dedup_inner=dedup_inner,
     )
     assert got == want, (how, sc)
 
