@@ -29,9 +29,16 @@ SPARK_HOW = {
 
 
 def typed_join_pipeline(
-    imp_delay_ms: int, click_delay_ms: int, upper_ms: int, how: JoinType
+    imp_delay_ms: int,
+    click_delay_ms: int,
+    upper_ms: int,
+    how: JoinType,
+    *,
+    first_clicks: bool = False,
 ) -> Callable[[dict[str, DataFrame]], DataFrame]:
-    """Impressions joined with clicks, click 0 to ``upper_ms`` after, with join type ``how``."""
+    """Impressions joined with clicks, click 0 to ``upper_ms`` after, with join type ``how``;
+    with ``first_clicks``, only the first click of each impression
+    (``dropDuplicatesWithinWatermark``) is joined."""
 
     def build(frames: dict[str, DataFrame]) -> DataFrame:
         imps = (
@@ -45,6 +52,8 @@ def typed_join_pipeline(
             .withColumnRenamed("t", "click_time")
             .withWatermark("click_time", f"{click_delay_ms} milliseconds")
         )
+        if first_clicks:
+            clicks = clicks.dropDuplicatesWithinWatermark(["click_impression_id"])
         cond = (
             (F.col("impression_id") == F.col("click_impression_id"))
             & (F.col("click_time") >= F.col("impression_time"))
@@ -132,27 +141,9 @@ def tagged_joins_pipeline(
                 joined = joined.withColumn("click_id", F.lit(None).cast("string"))
             parts.append(joined.select(F.lit(str(how)).alias("how"), "impression_id", "click_id"))
         if dedup_inner:
-            imps = (
-                frames["impressions"]
-                .withColumnRenamed("t", "impression_time")
-                .withWatermark("impression_time", f"{imp_delay_ms} milliseconds")
-            )
-            first_clicks = (
-                frames["clicks"]
-                .withColumnRenamed("impression_id", "click_impression_id")
-                .withColumnRenamed("t", "click_time")
-                .withWatermark("click_time", f"{click_delay_ms} milliseconds")
-                .dropDuplicatesWithinWatermark(["click_impression_id"])
-            )
-            cond = (
-                (F.col("impression_id") == F.col("click_impression_id"))
-                & (F.col("click_time") >= F.col("impression_time"))
-                & (
-                    F.col("click_time")
-                    <= F.col("impression_time") + F.expr(f"interval {upper_ms} milliseconds")
-                )
-            )
-            joined = imps.join(first_clicks, cond, "inner")
+            joined = typed_join_pipeline(
+                imp_delay_ms, click_delay_ms, upper_ms, JoinType.INNER, first_clicks=True
+            )(frames)
             parts.append(
                 joined.select(F.lit(DEDUP_INNER).alias("how"), "impression_id", "click_id")
             )
