@@ -19,6 +19,9 @@ per event type, update mode per event type without a window, session windows (1-
 per event type in append and complete mode, grouping by the event time in append mode, and
 ``dropDuplicates`` on (``event_id``, ``event_time``).
 
+The model runs in a fresh process, so its peak memory (goal: within 2 GiB) is its own; the
+last line is the JSON of both sides and the ratio.
+
 Usage: ``.venv/bin/python benchmarks/bench_model.py [--events-per-batch N] [--no-spark]
 [--join | --shapes all|NAME,...]``.
 The machines are shared and noisy: read the ratio, not the absolute times.
@@ -27,11 +30,15 @@ The machines are shared and noisy: read the ratio, not the absolute times.
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import resource
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, simulate
@@ -58,6 +65,17 @@ def time_model(paths: LabPaths) -> dict[str, float]:
     t3 = time.perf_counter()
     assert len(details) == len(fates)
     return {"load": t1 - t0, "simulate": t2 - t1, "total": t2 - t0, "details": t3 - t2}
+
+
+def in_child(fn: Any, paths: LabPaths) -> tuple[dict[str, float], float]:
+    """Run ``fn(paths)`` in a fresh process: its timings, and its peak memory in MiB.
+
+    The child is the only one this process has ended so far (the generator ran here, Spark
+    starts later), so ``RUSAGE_CHILDREN`` is the model's own peak resident set.
+    """
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        timings = pool.submit(fn, paths).result()
+    return timings, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def time_join_model(paths: LabPaths) -> dict[str, float]:
@@ -223,29 +241,41 @@ def main() -> None:
         setup_lab(paths, cfg)
         if args.join:
             n = args.batches * (per + per // 5)
-            model = time_join_model(paths)
+            model, peak_mib = in_child(time_join_model, paths)
             print(f"impressions and clicks: {n:,}")
         else:
             n = args.batches * round(args.events_per_batch * (1 + cfg.duplicate_share))
-            model = time_model(paths)
+            model, peak_mib = in_child(time_model, paths)
             print(f"events: {n:,}")
         print(
             "model: {total:.2f}s (load {load:.2f}s, simulate and fates {simulate:.2f}s); "
             "JSON details another {details:.2f}s".format(**model)
+            + f"; peak memory {peak_mib:,.0f} MiB (goal: within 2,048)"
         )
+        report: dict[str, Any] = {
+            "rows": n,
+            "shape": "stream_join/ctr" if args.join else "windowed_agg/tumbling",
+            "model_s": round(model["total"], 3),
+            "model_details_s": round(model["details"], 3),
+            "model_peak_mib": round(peak_mib),
+        }
         if not args.no_spark:
             spark_s = time_spark(paths, root, join=args.join)
             print(f"spark: {spark_s:.2f}s (AvailableNow, one landed batch per micro-batch)")
             print(f"ratio model/spark: {model['total'] / spark_s:.3f} (goal: below 0.1)")
+            report |= {"spark_s": round(spark_s, 3), "ratio": round(model["total"] / spark_s, 4)}
         for shape in shapes:
             load, run = time_model_shape(paths, shape)
             m = load + run
             line = f"{shape}: model {m:.2f}s (load {load:.2f}s, model {run:.2f}s)"
+            report.setdefault("shapes", {})[shape] = {"model_s": round(m, 3)}
             if args.no_spark:
                 print(line)
                 continue
             sp = time_spark_shape(paths, root, shape)
             print(f"{line}, spark {sp:.2f}s, ratio {m / sp:.3f} (goal: below 0.1)")
+            report["shapes"][shape] |= {"spark_s": round(sp, 3), "ratio": round(m / sp, 4)}
+        print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":
