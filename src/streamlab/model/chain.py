@@ -428,20 +428,9 @@ def dedup_then_join(
     rd = deduplicate(right, batches, right_delay_ms) if right_delay_ms is not None else None
     lk = np.flatnonzero(ld.outcome == KEPT) if ld is not None else np.arange(len(left))
     rk = np.flatnonzero(rd.outcome == KEPT) if rd is not None else np.arange(len(right))
-    jo = join_typed(_subset(left, lk), _subset(right, rk), batches, condition, how)
+    jo = join_typed(left.take(lk), right.take(rk), batches, condition, how)
     state = jo.state_rows.copy()
     for d in (ld, rd):
         if d is not None:
             state = state + d.state_rows
     return DedupJoinOutcome(jo, lk, rk, ld, rd, state)
-
-
-def _subset(rows: Rows, keep: IntArray) -> Rows:
-    return Rows(
-        batch=rows.batch[keep],
-        time_ms=rows.time_ms[keep],
-        valid=rows.valid[keep],
-        key=rows.key[keep],
-        group=rows.group[keep],
-        data_batches=rows.data_batches,
-    )

@@ -56,6 +56,21 @@ class Rows:
             data_batches=len(batches),
         )
 
+    def take(self, index: IntArray) -> Rows:
+        """Return the rows at ``index`` (in that order), of the same data batches.
+
+        >>> Rows.from_batches([[("e1", 1000, "a"), ("e2", 2000, "b")]]).take(np.array([1])).key
+        array(['e2'], dtype=object)
+        """
+        return Rows(
+            batch=self.batch[index],
+            time_ms=self.time_ms[index],
+            valid=self.valid[index],
+            key=self.key[index],
+            group=self.group[index],
+            data_batches=self.data_batches,
+        )
+
     @classmethod
     def from_arrays(
         cls,
