@@ -585,3 +585,52 @@ def test_full_outer_early_state_exclusion_on_right(stream_test: Any) -> None:
         ExpectStateRows(3),
     ]
     once(stream_test, windowed_join("full_outer", "right"), steps, inputs=WINDOWED_STRING)
+
+
+# --- streamlab's own case (rule C9): a deduplication on one input, then a join ---------------
+
+ADS = {
+    "impressions": "impression_id string, impression_time timestamp",
+    "clicks": "click_impression_id string, click_id string, click_time timestamp",
+}
+
+
+def first_click_join(impressions: DataFrame, clicks: DataFrame) -> DataFrame:
+    imps = impressions.withWatermark("impression_time", "10 seconds")
+    first = clicks.withWatermark("click_time", "10 seconds").dropDuplicatesWithinWatermark(
+        ["click_impression_id"]
+    )
+    cond = F.expr(
+        "impression_id = click_impression_id AND click_time >= impression_time AND "
+        "click_time <= impression_time + INTERVAL 10 seconds"
+    )
+    return imps.join(first, cond).select("impression_id", "click_id")
+
+
+def test_deduplication_then_join(stream_test: Any) -> None:
+    steps: list[Step] = [
+        AddData(
+            [("i1", T("2023-01-01 01:00:10")), ("i2", T("2023-01-01 01:00:20"))], to="impressions"
+        ),
+        CheckNewAnswer([]),
+        AddData(
+            [("i1", "c1", T("2023-01-01 01:00:12")), ("i2", "c3", T("2023-01-01 01:00:25"))],
+            to="clicks",
+        ),
+        CheckNewAnswer([("i1", "c1"), ("i2", "c3")]),
+        # a second click of i1 within the delay: the deduplication drops it, the join never sees it
+        AddData([("i1", "c2", T("2023-01-01 01:00:14"))], to="clicks"),
+        CheckNewAnswer([]),
+        ExpectLate(0),
+        AddData([("i3", T("2023-01-01 01:00:40"))], to="impressions"),
+        CheckNewAnswer([]),
+        # the watermark is min(40, 25) - 10 = 15 s: c6 at 13 s is late, dropped by the deduplication
+        AddData(
+            [("i3", "c5", T("2023-01-01 01:00:45")), ("i1", "c6", T("2023-01-01 01:00:13"))],
+            to="clicks",
+        ),
+        CheckNewAnswer([("i3", "c5")]),
+        ExpectLate(1),
+        ExpectStateRows(ModelAnswer()),
+    ]
+    once(stream_test, first_click_join, steps, inputs=ADS)

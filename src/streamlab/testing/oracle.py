@@ -70,6 +70,9 @@ class Side:
     """The ``withWatermark`` delay."""
     names: dict[str, str]
     """Column name the query sees -> input column name."""
+    dedup_keys: tuple[str, ...] | None = None
+    """A join side's ``dropDuplicatesWithinWatermark`` keys (input names), when the side
+    deduplicates before the join."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ class Shape:
             )
         if self.kind == "dedup":
             return f"dropDuplicatesWithinWatermark, delay {_dur(self.sides[0].delay_ms)}"
+        if self.kind == "join" and any(s.dedup_keys is not None for s in self.sides):
+            plain = replace(self, sides=tuple(replace(s, dedup_keys=None) for s in self.sides))
+            return f"dropDuplicatesWithinWatermark, then a {plain.describe()}"
         if self.how:
             return f"{self.how.replace('_', ' ')} join within a time range"
         if self.kind in ("modes", "distinct"):
@@ -440,12 +446,24 @@ def _window_of(node: P.Node) -> tuple[WindowSpec, str]:
     return spec, name
 
 
-def _side(node: P.Node, inputs: Mapping[str, Any]) -> tuple[Side, tuple[str, ...]]:
-    """Follow pure renames down to a watermark and its scripted input."""
+def _side(
+    node: P.Node, inputs: Mapping[str, Any], *, dedup: bool = False
+) -> tuple[Side, tuple[str, ...]]:
+    """Follow pure renames down to a watermark and its scripted input.
+
+    With ``dedup`` (a join's side) one ``dropDuplicatesWithinWatermark`` may stand among the
+    renames above the watermark: its keys become the side's ``dedup_keys``.
+    """
     renames: list[dict[str, str]] = []
+    dedup_at: tuple[int, list[str]] | None = None
     node = _skip_alias(node)
-    while node.name == "Project":
-        renames.append(_renames(node))
+    while node.name == "Project" or (
+        dedup and dedup_at is None and node.name == "DeduplicateWithinWatermark"
+    ):
+        if node.name == "Project":
+            renames.append(_renames(node))
+        else:
+            dedup_at = (len(renames), [P.name_of(k) for k in node.lists()[0]])
         node = _skip_alias(node.child())
     if node.name != "EventTimeWatermark":
         if node.name == "StreamingRelation":
@@ -481,9 +499,19 @@ def _side(node: P.Node, inputs: Mapping[str, Any]) -> tuple[Side, tuple[str, ...
             f"the watermark column {time_attr!r} is computed, not an input column: the model "
             "needs the event time as it arrives"
         )
-    for r in reversed(renames):
-        mapping = {new: mapping[old] for new, old in r.items() if old in mapping}
-    return Side(name, wm_input, delay_ms, mapping), tuple(mapping)
+    dedup_keys: tuple[str, ...] | None = None
+    for depth in range(len(renames), -1, -1):
+        if dedup_at is not None and depth == dedup_at[0]:
+            dedup_keys = tuple(mapping[k] for k in dedup_at[1] if k in mapping)
+            if len(dedup_keys) != len(dedup_at[1]):
+                raise NotModelled(
+                    "the model needs dropDuplicatesWithinWatermark before a join on input "
+                    f"columns, not on {', '.join(dedup_at[1])}"
+                )
+        if depth:
+            r = renames[depth - 1]
+            mapping = {new: mapping[old] for new, old in r.items() if old in mapping}
+    return Side(name, wm_input, delay_ms, mapping, dedup_keys), tuple(mapping)
 
 
 def _renames(node: P.Node) -> dict[str, str]:
@@ -538,8 +566,8 @@ def _join_shape(node: P.Node, inputs: Mapping[str, Any], policy: Policy, project
     elif windowed[0] is not None or windowed[1] is not None:
         raise NotModelled("the model covers joins with a window on both sides or on neither")
     else:
-        left, lcols = _side(node.children[0], inputs)
-        right, rcols = _side(node.children[1], inputs)
+        left, lcols = _side(node.children[0], inputs, dedup=True)
+        right, rcols = _side(node.children[1], inputs, dedup=True)
         window_names, lspec = None, None
     lnames, rnames = set(lcols), set(rcols)
     keys: list[tuple[str, str]] = []
@@ -765,7 +793,12 @@ def predict(shape: Shape, landed: Landed, restarts: frozenset[int] = frozenset()
     emitted: dict[tuple[Any, ...], int] = {}
     if shape.kind == "window":
         state, emitted = _predict_window(shape, rows_of[0], infos, out, late)
-    elif shape.kind == "join" and (shape.how or shape.equal_times or shape.join_window):
+    elif shape.kind == "join" and (
+        shape.how
+        or shape.equal_times
+        or shape.join_window
+        or any(s.dedup_keys is not None for s in sides)
+    ):
         state = _predict_typed_join(shape, rows_of, infos, out, late)
     elif shape.kind == "dedup":
         rows, flat = rows_of[0]
@@ -795,6 +828,18 @@ def predict(shape: Shape, landed: Landed, restarts: frozenset[int] = frozenset()
             for i in np.flatnonzero(outcome == JOIN_LATE).tolist():
                 late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
         state = jo.state_rows
+    return _prediction(shape, infos, out, state, late, emitted)
+
+
+def _prediction(
+    shape: Shape,
+    infos: list[BatchInfo],
+    out: dict[int, list[dict[str, Any]]],
+    state: Any,
+    late: dict[int, list[dict[str, Any]]],
+    emitted: dict[tuple[Any, ...], int] | None = None,
+) -> Prediction:
+    """Return the prediction of a run: each batch's rows (projected), watermarks, state rows."""
     project = _project_fn(shape)
     batches = [
         ModelBatch(
@@ -808,7 +853,7 @@ def predict(shape: Shape, landed: Landed, restarts: frozenset[int] = frozenset()
         )
         for b in infos
     ]
-    return Prediction(shape, batches, late, emitted)
+    return Prediction(shape, batches, late, emitted or {})
 
 
 def _model_rows(
@@ -1017,6 +1062,7 @@ def _predict_typed_join(
     With ``qualify`` the output columns are named ``0:name`` (left) and ``1:name`` (right), as
     the operator after the join reads them (both sides may have a column of the same name).
     """
+    rows_of, dedup_state = _deduplicated(shape, rows_of, infos, late)
     (lrows, lflat), (rrows, rflat) = rows_of
     jo = _run_join(shape, rows_of, infos)
 
@@ -1042,7 +1088,36 @@ def _predict_typed_join(
     ):
         for i in np.flatnonzero(outcome == JOIN_LATE).tolist():
             late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
-    return jo.state_rows
+    return jo.state_rows + dedup_state
+
+
+def _deduplicated(
+    shape: Shape,
+    rows_of: list[tuple[Rows, list[Mapping[str, Any]]]],
+    infos: list[BatchInfo],
+    late: dict[int, list[dict[str, Any]]],
+) -> tuple[list[tuple[Rows, list[Mapping[str, Any]]]], Any]:
+    """Keep what each side's ``dropDuplicatesWithinWatermark`` keeps (rule C9).
+
+    The deduplication passes its input watermark on, so it and the join run on the same plan of
+    batches; it drops its late rows first (added to ``late``). Return each side's kept rows and
+    the deduplications' state rows per batch.
+    """
+    state = np.zeros(len(infos), dtype=np.int64)
+    out = []
+    for side, (rows, flat) in zip(shape.sides, rows_of, strict=True):
+        if side.dedup_keys is None:
+            out.append((rows, flat))
+            continue
+        keys = np.empty(len(flat), dtype=object)
+        keys[:] = [repr(tuple(r.get(k) for k in side.dedup_keys)) for r in flat]
+        dd = deduplicate(replace(rows, key=keys), infos, side.delay_ms)
+        for i in np.flatnonzero(dd.outcome == DEDUP_LATE).tolist():
+            late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
+        kept = np.flatnonzero(dd.outcome == KEPT)
+        out.append((rows.take(kept), [flat[i] for i in kept.tolist()]))
+        state = state + dd.state_rows
+    return out, state
 
 
 def _run_join(
@@ -1284,20 +1359,7 @@ def _chain_rows(
 
 def _prediction_chain(shape: Shape, landed: Landed, restarts: frozenset[int]) -> Prediction:
     infos, out, state, late = _chain_rows(shape, landed, restarts)
-    project = _project_fn(shape)
-    batches = [
-        ModelBatch(
-            batch=b.batch,
-            data_step=b.data_batch,
-            late_watermark=b.late_watermark,
-            eviction_watermark=b.eviction_watermark,
-            next_watermark=b.next_watermark,
-            rows=[project(r) for r in out.get(b.batch, [])],
-            state_rows=int(state[b.batch]) if len(state) else 0,
-        )
-        for b in infos
-    ]
-    return Prediction(shape, batches, late)
+    return _prediction(shape, infos, out, state, late)
 
 
 # --- output modes, session windows, keys without a window, dropDuplicates ----------------------
@@ -1573,20 +1635,7 @@ def _aggregate_ext(a: Agg, rows: list[Mapping[str, Any]]) -> Any:
 
 def _prediction_modes(shape: Shape, landed: Landed, restarts: frozenset[int]) -> Prediction:
     infos, out, state, late = _predict_modes(shape, landed, restarts)
-    project = _project_fn(shape)
-    batches = [
-        ModelBatch(
-            batch=b.batch,
-            data_step=b.data_batch,
-            late_watermark=b.late_watermark,
-            eviction_watermark=b.eviction_watermark,
-            next_watermark=b.next_watermark,
-            rows=[project(r) for r in out.get(b.batch, [])],
-            state_rows=int(state[b.batch]) if len(state) else 0,
-        )
-        for b in infos
-    ]
-    return Prediction(shape, batches, late)
+    return _prediction(shape, infos, out, state, late)
 
 
 def _describe_modes(shape: Shape) -> str:
