@@ -95,13 +95,15 @@ def main() -> None:
         out: dict[str, Any] = {"bench": "tuning", "batches": batches, "events": events}
         for side in SIDES:
             root = base / side
-            shutil.copytree(lab, root)
+            # A lab of its own, the same seed and settings (a copied lab is refused as moved).
+            setup_lab(LabPaths.resolve(root), cfg)
             done = subprocess.run(
                 [sys.executable, __file__, "--side", side, "--root", str(root)],
                 capture_output=True,
                 text=True,
-                check=True,
             )
+            if done.returncode:
+                sys.exit(f"{side} failed:\n{done.stderr[-3000:]}")
             out[side] = json.loads(done.stdout.strip().splitlines()[-1])
             shutil.rmtree(root, ignore_errors=True)
         out["chosen"] = chosen
