@@ -181,7 +181,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--events-per-batch", type=int, default=10_000)
-    parser.add_argument("--sample", type=int, default=3, help="batches the defaults side runs")
+    parser.add_argument(
+        "--sample", type=int, default=None, help="batches the defaults side runs (default 3)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of all sides (medians)")
     parser.add_argument("--side", choices=["hand", "defaults", "batch"], help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -190,8 +192,10 @@ def main() -> None:
         if args.side == "batch":
             print(json.dumps(side_batch(args.root)))
         else:
-            partitions = 2 if args.side == "hand" else 200
-            print(json.dumps(side_hand(args.root, partitions, args.sample)))
+            # Only the defaults side samples: the hand side reads every batch.
+            hand = args.side == "hand"
+            sample = None if hand else args.sample
+            print(json.dumps(side_hand(args.root, 2 if hand else 200, sample)))
         return
 
     from streamlab.lab.paths import LabPaths
@@ -206,7 +210,7 @@ def main() -> None:
     )
     setup_lab(LabPaths.resolve(root), cfg)
     rows = sum(f.read_bytes().count(b"\n") for f in (root / "events").glob("batch_*/part-*.json"))
-    sample = min(args.sample, args.batches)
+    sample = min(args.sample or 3, args.batches)
     runs: dict[str, list[float]] = {"streamlab": [], "hand": [], "batch": [], "defaults": []}
     walls: list[float] = []
     load = [round(os.getloadavg()[0], 1)]
