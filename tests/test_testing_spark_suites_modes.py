@@ -475,6 +475,56 @@ def test_restart_forgets_the_per_input_watermarks(stream_test: Any) -> None:
     both(stream_test, impressions_clicks, steps, inputs=inputs)
 
 
+def windows_of_windows(events: DataFrame) -> DataFrame:
+    tens = (
+        events.withWatermark("eventTime", "10 seconds")
+        .groupBy(F.window("eventTime", "10 seconds").alias("w"))
+        .count()
+    )
+    return tens.groupBy(F.window(F.window_time("w"), "1 minute").alias("m")).agg(
+        F.sum("count").alias("n")
+    )
+
+
+# Not from Spark's suites: Spark refuses chained aggregations in update (or complete) mode at
+# start (_LEGACY_ERROR_TEMP_3102), as their first can emit rows the second would drop as
+# late; the model says so too.
+# After a join, Spark runs an aggregation in update mode, and the model says it does not cover it.
+def test_chains_the_model_does_not_run_are_refused_with_the_reason(
+    spark: Any, tmp_path: Any
+) -> None:
+    with pytest.raises(SparkQueryError, match="_LEGACY_ERROR_TEMP_3102"):
+        StreamTest(spark, windows_of_windows, schema=WORDS, output_mode="update").run(
+            AddData(words("a", 1))
+        )
+    df = windows_of_windows(_static_stream(spark, tmp_path, WORDS))
+    with pytest.raises(NotModelled, match="Spark refuses an aggregation after an aggregation"):
+        Oracle.from_query(df, {"input": None}, "update", [])
+    streams = {}
+    for name in ("a", "b"):  # the harness's folders: inputs/<name>
+        (tmp_path / "inputs" / name).mkdir(parents=True)
+        streams[name] = spark.readStream.schema(WORDS).json(str(tmp_path / "inputs" / name))
+    left = streams["a"].withWatermark("eventTime", "10 seconds")
+    right = (
+        streams["b"]
+        .withColumnRenamed("sessionId", "id2")
+        .withColumnRenamed("eventTime", "t2")
+        .withWatermark("t2", "10 seconds")
+    )
+    joined = left.join(
+        right, F.expr("sessionId = id2 AND t2 BETWEEN eventTime AND eventTime + INTERVAL 5 seconds")
+    )
+    counted = joined.groupBy(F.window("eventTime", "1 minute")).count()
+    with pytest.raises(NotModelled, match="in update mode too, which the model does not cover"):
+        Oracle.from_query(counted, {"a": None, "b": None}, "update", [])
+    # A join after an aggregation: named, not a generic refusal.
+    tens = left.groupBy(F.window("eventTime", "10 seconds").alias("w"), "sessionId").count()
+    ends = tens.select("sessionId", F.window_time("w").alias("wt"))
+    after = ends.join(right, F.expr("sessionId = id2 AND t2 = wt"))
+    with pytest.raises(NotModelled, match="not a join after Aggregate"):
+        Oracle.from_query(after, {"a": None, "b": None}, "append", [])
+
+
 def _static_stream(spark: Any, tmp_path: Any, schema: str) -> DataFrame:
     folder = tmp_path / "in"
     folder.mkdir(exist_ok=True)

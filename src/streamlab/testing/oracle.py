@@ -8,7 +8,8 @@ recognises these shapes in the analyzed plan:
   and complete mode, session windows, keys without a window, ``dropDuplicates``;
 * ``dropDuplicatesWithinWatermark``;
 * an inner, left outer, right outer, full outer or left semi stream-stream join on equal keys
-  within a time range, or on equal event times;
+  within a time range, on equal windows or on equal event times, either side optionally after
+  its own ``dropDuplicatesWithinWatermark``;
 * chained stateful operators: a window aggregation in append mode after a join or after
   another window aggregation (any depth), each operator with the watermark the one before it
   outputs (``streamlab.model.chain``).
@@ -457,6 +458,15 @@ def _side(
     renames: list[dict[str, str]] = []
     dedup_at: tuple[int, list[str]] | None = None
     node = _skip_alias(node)
+    if dedup:
+        below = node
+        while below.name in ("Project", "Filter", "SubqueryAlias"):
+            below = below.child()
+        if below.name in ("Aggregate", "Join", "Deduplicate"):
+            raise NotModelled(
+                "the model covers a join of watermarked inputs (each may drop duplicates with "
+                f"dropDuplicatesWithinWatermark first), not a join after {below.name}"
+            )
     while node.name == "Project" or (
         dedup and dedup_at is None and node.name == "DeduplicateWithinWatermark"
     ):
@@ -1199,9 +1209,17 @@ def _chain_shape(
             "the model covers a window aggregation after another stateful operator; this "
             f"aggregation has no window: {agg.args[:80]}"
         )
+    if mode != "append" and below.name == "Aggregate":
+        raise NotModelled(
+            f"Spark refuses an aggregation after an aggregation in {mode} mode: the first can "
+            "emit rows behind the watermark, which the second would drop as late "
+            "(UnsupportedOperationChecker.checkStreamingQueryGlobalWatermarkLimit); use append "
+            "mode"
+        )
     if mode != "append":
         raise NotModelled(
-            f"the model covers chained stateful operators in append mode, not {mode} mode"
+            f"the model covers a window aggregation after a join in append mode; Spark runs it "
+            f"in {mode} mode too, which the model does not cover"
         )
     if below.name == "Aggregate":
         up = _recognise(below, inputs, "append", policy)
