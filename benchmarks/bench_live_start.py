@@ -7,10 +7,13 @@ Times, from the moment the process is started (as a user's shell starts it), by 
 * ``dots_s``: the first state with the events' dots (landed batches, drawn before Spark runs);
 * ``first_batch_s``: the tumbling windows' query (whose watermark the events' picture draws)
   has committed a micro-batch;
-* ``next_watermark_s``: the events' picture has a watermark line of any kind: the next
-  batch's watermark computed from a finished batch, or Spark's own;
+* ``landed_watermark_s``: the events' picture has a watermark line of any kind, the first of
+  which is the one the landed batches will give the query, computed before Spark's first
+  batch;
+* ``next_watermark_s``: the events' picture has the next batch's watermark, computed from a
+  finished batch, or Spark's own;
 * ``spark_watermark_s``: the events' picture has Spark's own watermark line;
-* ``join_watermark_s``: the same for the join's picture (impressions), either kind;
+* ``join_watermark_s``: the join's picture (impressions) has a watermark line of any kind;
 * ``picture_s``: dots and a watermark line on every source's picture: what the page's first
   picture needs.
 
@@ -59,6 +62,7 @@ MILESTONES = (
     "page_s",
     "dots_s",
     "first_batch_s",
+    "landed_watermark_s",
     "next_watermark_s",
     "spark_watermark_s",
     "join_watermark_s",
@@ -123,10 +127,10 @@ def _get(url: str) -> bytes | None:
         return None
 
 
-def _has_line(picture: dict[str, Any], *, spark_only: bool = False) -> bool:
+def _has_line(picture: dict[str, Any], *, kinds: tuple[str, ...] = ("landed", "next")) -> bool:
     if picture.get("watermark_line"):
         return True
-    return not spark_only and bool(picture.get("next_watermark"))
+    return (picture.get("next_watermark") or {}).get("kind") in kinds
 
 
 def _reached(state: dict[str, Any]) -> set[str]:
@@ -138,8 +142,10 @@ def _reached(state: dict[str, Any]) -> set[str]:
     if TUMBLING in (state.get("batch") or {}).get("processed", {}):
         found.add("first_batch_s")
     if _has_line(events):
+        found.add("landed_watermark_s")
+    if _has_line(events, kinds=("next",)):
         found.add("next_watermark_s")
-    if _has_line(events, spark_only=True):
+    if _has_line(events, kinds=()):
         found.add("spark_watermark_s")
     if _has_line(pictures.get("impressions") or {}):
         found.add("join_watermark_s")

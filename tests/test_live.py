@@ -31,7 +31,7 @@ from streamlab.live.server import Dashboard, check_port
 from streamlab.live.settings import LiveSettings, parse_rate
 from streamlab.pipelines.config import PipelineConfig
 from streamlab.pipelines.registry import TUMBLING
-from streamlab.raw.landing import landed_batches, read_manifests
+from streamlab.raw.landing import DATA_FILE, landed_batches, read_manifests
 from streamlab.run.progress import EPOCH, progress_log
 from tests.support.ports import closed_port, listening_port
 
@@ -215,7 +215,7 @@ def _progress(batch: int, run: str, watermark_ms: int, max_ms: int) -> dict[str,
     }
 
 
-def test_the_next_batchs_watermark_is_shown_until_spark_reports_one(tmp_path: Path) -> None:
+def test_a_computed_watermark_is_shown_until_spark_reports_one(tmp_path: Path) -> None:
     paths = LabPaths.resolve(tmp_path / "lab")
     settings = LiveSettings(every_ms=5_000, rate=20)
     cfg = PipelineConfig.from_options(**settings.pipeline_defaults())  # a 10 s delay
@@ -231,9 +231,32 @@ def test_the_next_batchs_watermark_is_shown_until_spark_reports_one(tmp_path: Pa
         state: dict[str, object] = collector.refresh()
         return state
 
+    # Before Spark's first batch: the watermark the landed batch 0 gives each query, from the
+    # landed lines (latest event time less the delay; the join's is the lower of its inputs').
+    def latest(source: str, column: str) -> int:
+        lines = (paths.batch(source, 0) / DATA_FILE).read_text().splitlines()
+        times = [datetime.fromisoformat(json.loads(x)[column]) for x in lines]
+        return int(max(t.replace(tzinfo=UTC) for t in times).timestamp() * 1000)
+
+    state = after()  # the first state, built before the page is served, has none yet
+    assert state["pictures"]["events"]["watermark_kind"] is None  # type: ignore[index]
+    state = after()
+    events: dict[str, object] = state["pictures"]["events"]  # type: ignore[index]
+    assert events["watermark_kind"] == "landed" and events["watermark"] is None
+    want = latest("events", "event_time") - cfg.watermark_delay_ms
+    assert events["next_watermark"]["watermark_ms"] == want  # type: ignore[index]
+    joined: dict[str, object] = state["pictures"]["impressions"]  # type: ignore[index]
+    want = min(
+        latest("impressions", "impression_time") - cfg.impressions_delay_ms,
+        latest("clicks", "click_time") - cfg.clicks_delay_ms,
+    )
+    assert joined["watermark_kind"] == "landed"
+    assert joined["next_watermark"]["watermark_ms"] == want  # type: ignore[index]
+    assert state["next_watermarks"][TUMBLING] is None  # type: ignore[index]  # no batch yet
+
     # Batch 0 ran with no watermark and saw events up to t: batch 1 runs with t - 10 s.
     state = after(_progress(0, "run-1", 0, t))
-    events: dict[str, object] = state["pictures"]["events"]  # type: ignore[index]
+    events = state["pictures"]["events"]  # type: ignore[index]
     assert events["watermark_kind"] == "next" and events["watermark"] == EPOCH
     upcoming = events["next_watermark"]
     assert upcoming["watermark"] == _iso(t - 10_000) and upcoming["after_batch"] == 0  # type: ignore[index]

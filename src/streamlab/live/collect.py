@@ -443,6 +443,51 @@ class Collector:
             "kind": "next",
         }
 
+    def _landed_watermark(self, query: str) -> dict[str, Any] | None:
+        """Return the watermark ``query`` reaches once Spark has read every batch landed so far.
+
+        Until Spark's first batch of the query ends there is no watermark of Spark's to draw;
+        Spark's rule (:func:`streamlab.model.watermark.advance`) on the landed event times
+        (each input's latest less its delay; an input with no rows yet holds it at 0) gives the
+        one it will reach, drawn dashed until Spark reports its own. Quarantined rows never
+        reach the watermark and are left out. ``None`` while that is still 0.
+        """
+        if query not in (TUMBLING, JOIN_QUERY) or self.version == 0:
+            # The first state is built before the page is served: the model's modules (and
+            # numpy) load with the next refresh, a second later, not before the page is up.
+            return None
+        from streamlab.model.watermark import InputWatermark, Policy, advance
+
+        if query == TUMBLING:
+            inputs = [InputWatermark("events", self.config.watermark_delay_ms)]
+        else:
+            inputs = [
+                InputWatermark("impressions", self.config.impressions_delay_ms),
+                InputWatermark("clicks", self.config.clicks_delay_ms),
+            ]
+        maxima = tuple(
+            max(
+                (
+                    d.event_ms
+                    for dots in self._sources[i.name].batches.values()
+                    for d in dots
+                    if d.kind != "quarantined"
+                ),
+                default=None,
+            )
+            for i in inputs
+        )
+        global_ms, _ = advance(0, (None,) * len(inputs), inputs, maxima, Policy.MIN)
+        if global_ms <= 0:
+            return None
+        return {
+            "watermark": _iso_ms(global_ms),
+            "watermark_ms": global_ms,
+            "after_batch": None,
+            "landed_batch": {i.name: _last(list(self._sources[i.name].batches)) for i in inputs},
+            "kind": "landed",
+        }
+
     # --- the state -----------------------------------------------------------------------
 
     def _build(self) -> dict[str, Any]:
@@ -451,7 +496,12 @@ class Collector:
         current = {q: {**h[-1], "query": q} for q, h in queries.items() if h}
         warnings = self._warnings(by_query)
         upcoming = {q: self._next_watermark(q, by_query.get(q, {})) for q in (TUMBLING, JOIN_QUERY)}
-        pictures = {s: self._picture(s, current, upcoming[WATERMARK_OF[s]]) for s in SOURCES}
+        # Before a query's first batch: the watermark the landed batches will give it.
+        ahead = {
+            q: upcoming[q] or (None if q in current else self._landed_watermark(q))
+            for q in upcoming
+        }
+        pictures = {s: self._picture(s, current, ahead[WATERMARK_OF[s]]) for s in SOURCES}
         late = sorted(self._late, key=lambda r: (r["micro_batch"], r["event_id"]))
         landed = {s: max(self._sources[s].arrival.values(), default=None) for s in SOURCES}
         join = self._join(current)
@@ -521,12 +571,17 @@ class Collector:
         if upcoming is not None and known.batches:
             # A dashed step from the newest micro-batch on, where the next batches' dots land.
             newest = max(known.arrival[b] for b in known.batches)
-            start = line[-1][0] if line else self._newest_arrival(source, query, newest)
+            if line:
+                start = line[-1][0]
+            elif upcoming["kind"] == "landed":  # across every landed batch it comes from
+                start = first
+            else:
+                start = self._newest_arrival(source, query, newest)
             reach = self.every_ms or self.config.window_ms
             end = max(start + reach, newest)
             wm = upcoming["watermark_ms"]
             following = {**upcoming, "line": [[start, wm], [end, wm]]}
-        kind = "spark" if (_ms(spark_wm) or 0) > 0 else ("next" if following else None)
+        kind = "spark" if (_ms(spark_wm) or 0) > 0 else (following["kind"] if following else None)
         return {
             "query": query,
             "watermark": spark_wm,

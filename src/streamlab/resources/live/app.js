@@ -99,10 +99,15 @@ function renderHeader(s) {
   const processed = Object.values(s.batch.processed);
   el("current-batch").textContent = processed.length ? Math.max(...processed) : "-";
   for (const [id, p] of [["events", s.pictures.events], ["join", s.pictures.impressions]]) {
-    // Spark's own watermark once it reports one; before that, the next batch's, said so.
-    const next = p.watermark_kind === "next";
-    el("watermark-" + id).textContent = p.watermark_kind ? shortIso(next ? p.next_watermark.watermark : p.watermark) : "-";
-    el("watermark-" + id + "-kind").textContent = next ? "(next batch's, computed from batch " + p.next_watermark.after_batch + ")" : "";
+    // Spark's own watermark once it reports one; before that, the next batch's, or, before
+    // Spark's first batch, the one the landed batches will give it: each said so.
+    const kind = p.watermark_kind;
+    const ahead = kind === "next" || kind === "landed";
+    el("watermark-" + id).textContent = kind ? shortIso(ahead ? p.next_watermark.watermark : p.watermark) : "-";
+    el("watermark-" + id + "-kind").textContent =
+      kind === "next" ? "(next batch's, computed from batch " + p.next_watermark.after_batch + ")"
+      : kind === "landed" ? "(once Spark reads the batches landed so far, by Spark's rule; Spark is starting)"
+      : "";
   }
   el("late-count").textContent = s.late_events.total;
   el("windows-emitted").textContent = s.windows.filter((w) => w.status === "emitted").length;
@@ -136,6 +141,7 @@ function renderPicture(source, p) {
   c.data.datasets[3].data = p.watermark_line.map((d) => ({ x: d[0], y: d[1] }));
   const next = p.next_watermark ? p.next_watermark.line : [];
   c.data.datasets[4].data = next.map((d) => ({ x: d[0], y: d[1] }));
+  c.data.datasets[4].label = p.watermark_kind === "landed" ? "watermark once Spark reads these (computed)" : "next batch's watermark (computed)";
   const ys = p.dots.map((d) => d[1]).concat(p.watermark_line.map((d) => d[1]), next.map((d) => d[1]));
   if (ys.length) {
     const w = p.window_ms;
