@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from streamlab.live.feed import Feed
+    from streamlab.model.watermark import InputWatermark
 
 DEDUP_QUERY = "dedup"
 LATE_CAPTURE = "late_data"
@@ -398,6 +399,17 @@ class Collector:
 
     # --- the next batch's watermark ------------------------------------------------------
 
+    def _watermark_inputs(self, query: str) -> list[InputWatermark]:
+        """Return the ``withWatermark`` inputs of ``query`` (the tumbling windows or the join)."""
+        from streamlab.model.watermark import InputWatermark
+
+        if query == TUMBLING:
+            return [InputWatermark("events", self.config.watermark_delay_ms)]
+        return [
+            InputWatermark("impressions", self.config.impressions_delay_ms),
+            InputWatermark("clicks", self.config.clicks_delay_ms),
+        ]
+
     def _next_watermark(
         self, query: str, records: dict[int, dict[str, Any]]
     ) -> dict[str, Any] | None:
@@ -412,17 +424,11 @@ class Collector:
             return None
         # Here, not at the top: the model (and numpy) load once Spark has run a batch, not
         # before the page is up.
-        from streamlab.model.watermark import InputWatermark, Policy, advance
+        from streamlab.model.watermark import Policy, advance
 
         newest = list(records.values())[-1]
         run = [r for r in records.values() if r.get("run_id") == newest.get("run_id")]
-        if query == TUMBLING:
-            inputs = [InputWatermark("events", self.config.watermark_delay_ms)]
-        else:
-            inputs = [
-                InputWatermark("impressions", self.config.impressions_delay_ms),
-                InputWatermark("clicks", self.config.clicks_delay_ms),
-            ]
+        inputs = self._watermark_inputs(query)
         # The run's first batch ran with the watermark restored from the checkpoint (0 at first).
         global_ms = _ms(run[0]["watermark"]) or 0
         nodes: tuple[int | None, ...] = (None,) * len(inputs)
@@ -456,15 +462,9 @@ class Collector:
             # The first state is built before the page is served: the model's modules (and
             # numpy) load with the next refresh, a second later, not before the page is up.
             return None
-        from streamlab.model.watermark import InputWatermark, Policy, advance
+        from streamlab.model.watermark import Policy, advance
 
-        if query == TUMBLING:
-            inputs = [InputWatermark("events", self.config.watermark_delay_ms)]
-        else:
-            inputs = [
-                InputWatermark("impressions", self.config.impressions_delay_ms),
-                InputWatermark("clicks", self.config.clicks_delay_ms),
-            ]
+        inputs = self._watermark_inputs(query)
         maxima = tuple(
             max(
                 (
