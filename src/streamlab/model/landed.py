@@ -18,7 +18,6 @@ import orjson
 from streamlab.errors import LabNotReadyError, StreamlabError
 from streamlab.ingest.rules import (
     TIME_COLUMNS,
-    TIME_PATTERN,
     QuarantineConfig,
     classify_line,
     parse_time_text,
@@ -36,39 +35,58 @@ _KEY_AND_GROUP = {
 click's own id)."""
 
 
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+"""Where ``yyyy-MM-dd HH:mm:ss`` has its digits; the rest are separators."""
+_SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord(" "), 13: ord(":"), 16: ord(":")}
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
 def parse_times(
     values: Iterable[object],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Return ``(epoch ms, valid)`` for ``yyyy-MM-dd HH:mm:ss`` strings; others are invalid.
 
-    >>> ms, ok = parse_times(["1970-01-01 00:00:01", "not a time", None])
+    The same rule as :func:`streamlab.ingest.rules.parse_time_text`, on whole arrays: the
+    19 characters are read as bytes, each field is checked for its range (a day within its
+    month, leap years included; year 0 does not exist) and turned into days since the epoch
+    by the civil calendar. Text that is not ASCII goes through the exact rule, one at a time.
+
+    >>> ms, ok = parse_times(["1970-01-01 00:00:01", "not a time", None, "2024-02-30 00:00:00"])
     >>> ms.tolist(), ok.tolist()
-    ([1000, 0, 0], [True, False, False])
+    ([1000, 0, 0, 0], [True, False, False, False])
     """
     texts = list(values)
-    shaped = np.fromiter(
-        (isinstance(t, str) and TIME_PATTERN.fullmatch(t) is not None for t in texts),
-        dtype=bool,
-        count=len(texts),
-    )
-    epoch = "1970-01-01 00:00:00"
-    iso = np.array(
-        [t if ok else epoch for t, ok in zip(texts, shaped.tolist(), strict=True)], dtype=str
-    )
-    ms = np.zeros(len(texts), dtype=np.int64)
-    valid = shaped.copy()
+    n = len(texts)
+    shaped = np.fromiter((isinstance(t, str) and len(t) == 19 for t in texts), bool, count=n)
     try:
-        # numpy reads "yyyy-mm-dd hh:mm:ss" directly; a value it refuses (Feb 30) sends the
-        # whole array to the exact rule, one value at a time.
-        seconds = iso.astype("datetime64[s]").astype(np.int64)
-        valid &= ~np.char.startswith(iso, "0000")  # numpy accepts year 0, Python does not
-        ms = np.where(valid, seconds * 1000, 0).astype(np.int64)
-    except ValueError:
-        for i in np.flatnonzero(shaped).tolist():
-            parsed = parse_time_text(str(texts[i]))
-            valid[i] = parsed is not None
-            ms[i] = parsed or 0
-    return ms, valid
+        raw = np.array(
+            [t if ok else "" for t, ok in zip(texts, shaped.tolist(), strict=True)], dtype="S19"
+        )
+    except UnicodeEncodeError:  # a value that is not ASCII: the exact rule for every value
+        exact = [parse_time_text(t) if isinstance(t, str) else None for t in texts]
+        return (
+            np.array([m or 0 for m in exact], dtype=np.int64),
+            np.array([m is not None for m in exact], dtype=bool),
+        )
+    chars = raw.view(np.uint8).reshape(n, 19) if n else np.zeros((0, 19), np.uint8)
+    d = chars[:, _DIGITS].astype(np.int64) - ord("0")
+    ok = shaped & ((d >= 0) & (d <= 9)).all(axis=1)
+    for at, char in _SEPARATORS.items():
+        ok &= chars[:, at] == char
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month, day, hour, minute, second = (d[:, i] * 10 + d[:, i + 1] for i in range(4, 14, 2))
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[np.clip(month - 1, 0, 11)] + (leap & (month == 2))
+    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    ok &= (hour < 24) & (minute < 60) & (second < 60)
+    # Days since 1970-01-01 of the proleptic Gregorian date (years counted from March).
+    y = year - (month <= 2)
+    era = y // 400
+    of_era = y - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146_097 + of_era * 365 + of_era // 4 - of_era // 100 + day_of_year - 719_468
+    seconds = ((days * 24 + hour) * 60 + minute) * 60 + second
+    return np.where(ok, seconds * 1000, 0).astype(np.int64), ok
 
 
 def load_source(paths: LabPaths, source: str, quarantine: QuarantineConfig | None = None) -> Rows:
