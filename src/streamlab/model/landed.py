@@ -177,8 +177,10 @@ def _columns(
     goes line by line through the quarantine's rules and the JSON parser.
     """
     text = data.decode("utf-8", "replace")
-    lines = [line for line in text.split("\n") if line.strip()]
     found = _LINES[source].findall(text)
+    if len(found) == text.count("\n") + (not text.endswith("\n") and bool(text)):
+        return _from_template(source, found)  # every line matched: no blank line either
+    lines = [line for line in text.split("\n") if line.strip()]
     if len(found) == len(lines):
         return _from_template(source, found)
     records = []
