@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streamlab.errors import StreamlabError
-from streamlab.testing.oracle import Landed, Oracle, Prediction, Shape, _dur
+from streamlab.testing.oracle import Landed, Oracle, Prediction, Shape
+from streamlab.testing.oracle.shapes import _dur
 from streamlab.testing.rows import Column, Norm, difference, normalize, render_value
 
 _DELAYS_MS = (0, 1, 2, 3, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600)
