@@ -58,21 +58,8 @@ def predict(shape: Shape, landed: Landed, restarts: frozenset[int] = frozenset()
         return _prediction_modes(shape, landed, restarts)
     if shape.kind == "chain":
         return _prediction_chain(shape, landed, restarts)
-    n = len(landed)
     sides = shape.sides
-    per_side: list[list[list[Mapping[str, Any]]]] = [
-        [list(rows) if name == s.input else [] for name, rows in landed] for s in sides
-    ]
-    rows_of = [_model_rows(shape, i, per_side[i]) for i in range(len(sides))]
-    maxima = [batch_maxima(r.batch, r.time_ms, r.valid, n) for r, _ in rows_of]
-    infos = plan_batches(
-        [InputWatermark(s.input, s.delay_ms) for s in sides],
-        maxima,
-        data_batches=n,
-        policy=shape.policy,
-        trigger=Trigger.PROCESSING_TIME,
-        restarts=restarts,
-    )
+    rows_of, infos = _planned(shape, landed, restarts)
     out: dict[int, list[dict[str, Any]]] = {}
     state = np.zeros(len(infos), dtype=np.int64)
     late: dict[int, list[dict[str, Any]]] = {}
@@ -115,6 +102,25 @@ def predict(shape: Shape, landed: Landed, restarts: frozenset[int] = frozenset()
                 late.setdefault(int(rows.batch[i]), []).append(dict(flat[i]))
         state = jo.state_rows
     return _prediction(shape, infos, out, state, late, emitted)
+
+
+def _planned(
+    shape: Shape, landed: Landed, restarts: frozenset[int]
+) -> tuple[list[tuple[Rows, list[Mapping[str, Any]]]], list[BatchInfo]]:
+    """Return each side's model rows and the query's plan of batches, as a live trigger runs."""
+    n = len(landed)
+    per_side = [[list(r) if name == s.input else [] for name, r in landed] for s in shape.sides]
+    rows_of = [_model_rows(shape, i, per_side[i]) for i in range(len(shape.sides))]
+    maxima = [batch_maxima(r.batch, r.time_ms, r.valid, n) for r, _ in rows_of]
+    infos = plan_batches(
+        [InputWatermark(s.input, s.delay_ms) for s in shape.sides],
+        maxima,
+        data_batches=n,
+        policy=shape.policy,
+        trigger=Trigger.PROCESSING_TIME,
+        restarts=restarts,
+    )
+    return rows_of, infos
 
 
 def _prediction(
@@ -375,18 +381,7 @@ def _chain_rows(
     lost as late, per ``AddData``.
     """
     if shape.kind != "chain":
-        n = len(landed)
-        per_side = [[list(r) if name == s.input else [] for name, r in landed] for s in shape.sides]
-        rows_of = [_model_rows(shape, i, per_side[i]) for i in range(len(shape.sides))]
-        maxima = [batch_maxima(r.batch, r.time_ms, r.valid, n) for r, _ in rows_of]
-        infos = plan_batches(
-            [InputWatermark(s.input, s.delay_ms) for s in shape.sides],
-            maxima,
-            data_batches=n,
-            policy=shape.policy,
-            trigger=Trigger.PROCESSING_TIME,
-            restarts=restarts,
-        )
+        rows_of, infos = _planned(shape, landed, restarts)
         out: dict[int, list[dict[str, Any]]] = {}
         late: dict[int, list[dict[str, Any]]] = {}
         if shape.kind == "join":
