@@ -102,3 +102,16 @@ def describe(ms: int) -> str:
     if rest:
         out.append(f"{rest}ms")
     return "".join(out)
+
+
+def in_words(ms: int) -> str:
+    """Return ``ms`` in the largest whole unit, for messages: ``10 minutes``, ``1 second``.
+
+    >>> in_words(600_000), in_words(1000), in_words(1500)
+    ('10 minutes', '1 second', '1500 ms')
+    """
+    for unit, size in (("hour", 3_600_000), ("minute", 60_000), ("second", 1000)):
+        if ms and ms % size == 0:
+            n = ms // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{ms} ms"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from streamlab.durations import in_words
 from streamlab.exercises.data import LabData
 from streamlab.testing.rows import Column, Norm, common_day, difference, render_value, sort_key
 
@@ -175,21 +176,13 @@ def _shapes(ctx: Context, wi: int) -> str | None:
 
     def words(shape: tuple[int, int]) -> str:
         size, step = shape
-        kind = "tumbling" if step == size else f"sliding every {_dur(step)}"
-        return f"{_dur(size)} {kind}"
+        kind = "tumbling" if step == size else f"sliding every {in_words(step)}"
+        return f"{in_words(size)} {kind}"
 
     return (
         f"the exercise's windows are {words(want)}; yours are {words(got)}: check the "
         "window's size and slide"
     )
-
-
-def _dur(ms: int) -> str:
-    for unit, size in (("hour", 3_600_000), ("minute", 60_000), ("second", 1000)):
-        if ms and ms % size == 0:
-            n = ms // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{ms} ms"
 
 
 def _story(

@@ -15,9 +15,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from streamlab.durations import in_words
 from streamlab.errors import StreamlabError
 from streamlab.testing.oracle import Landed, Oracle, Prediction, Shape
-from streamlab.testing.oracle.shapes import _dur
 from streamlab.testing.rows import Column, Norm, difference, normalize, render_value
 
 _DELAYS_MS = (0, 1, 2, 3, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600)
@@ -130,7 +130,7 @@ def _variants(
             which = f" on {side.input}" if len(sides) > 1 else ""
             yield (
                 replace(shape, sides=tuple(moved)),
-                f"its watermark delay{which} is {_dur(side.delay_ms)}, not {_dur(ms)}",
+                f"its watermark delay{which} is {in_words(side.delay_ms)}, not {in_words(ms)}",
                 1 + abs(ms - side.delay_ms),
             )
 
@@ -211,8 +211,8 @@ def _timing(
 
 def _window_words(spec: Any) -> str:
     if spec.tumbling:
-        return f"{_dur(spec.size_ms)} tumbling"
-    return f"{_dur(spec.size_ms)} sliding every {_dur(spec.slide_ms)}"
+        return f"{in_words(spec.size_ms)} tumbling"
+    return f"{in_words(spec.size_ms)} sliding every {in_words(spec.slide_ms)}"
 
 
 def _ms(v: datetime) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from streamlab.durations import in_words
 from streamlab.errors import StreamlabError
 from streamlab.model.watermark import Policy
 from streamlab.model.windows import WindowSpec
@@ -111,18 +112,18 @@ class Shape:
         if self.kind == "chain":
             assert self.window is not None and self.upstream is not None
             up = replace(self.upstream, sides=self.sides)
-            return f"{_dur(self.window.size_ms)} windows after a {up.describe()}"
+            return f"{in_words(self.window.size_ms)} windows after a {up.describe()}"
         if self.kind == "window":
             assert self.window is not None
             w = self.window
-            kind = "tumbling" if w.tumbling else f"sliding every {_dur(w.slide_ms)}"
+            kind = "tumbling" if w.tumbling else f"sliding every {in_words(w.slide_ms)}"
             dd = " after dropDuplicatesWithinWatermark" if self.dedup_keys is not None else ""
             return (
-                f"{_dur(w.size_ms)} {kind} windows, watermark delay "
-                f"{_dur(self.sides[0].delay_ms)}{dd}"
+                f"{in_words(w.size_ms)} {kind} windows, watermark delay "
+                f"{in_words(self.sides[0].delay_ms)}{dd}"
             )
         if self.kind == "dedup":
-            return f"dropDuplicatesWithinWatermark, delay {_dur(self.sides[0].delay_ms)}"
+            return f"dropDuplicatesWithinWatermark, delay {in_words(self.sides[0].delay_ms)}"
         if self.kind == "join" and any(s.dedup_keys is not None for s in self.sides):
             plain = replace(self, sides=tuple(replace(s, dedup_keys=None) for s in self.sides))
             return f"dropDuplicatesWithinWatermark, then a {plain.describe()}"
@@ -232,14 +233,6 @@ def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
 
 
-def _dur(ms: int) -> str:
-    for unit, size in (("hour", 3_600_000), ("minute", 60_000), ("second", 1000)):
-        if ms and ms % size == 0:
-            n = ms // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{ms} ms"
-
-
 @dataclass(frozen=True)
 class ModesPlan:
     """What an aggregation outside append-mode windows, or a ``dropDuplicates``, needs."""
@@ -258,16 +251,16 @@ class ModesPlan:
 def _describe_modes(shape: Shape) -> str:
     assert shape.modes is not None
     plan = shape.modes
-    delay = _dur(shape.sides[0].delay_ms)
+    delay = in_words(shape.sides[0].delay_ms)
     if shape.kind == "distinct":
         with_time = "with" if plan.grouping == "time" else "without"
         return f"dropDuplicates {with_time} the event time in the key, watermark delay {delay}"
     if plan.grouping == "session":
-        what = f"session windows with a {_dur(plan.gap_ms)} gap"
+        what = f"session windows with a {in_words(plan.gap_ms)} gap"
     elif plan.grouping == "window" and shape.window is not None:
         w = shape.window
-        kind = "tumbling" if w.tumbling else f"sliding every {_dur(w.slide_ms)}"
-        what = f"{_dur(w.size_ms)} {kind} windows"
+        kind = "tumbling" if w.tumbling else f"sliding every {in_words(w.slide_ms)}"
+        what = f"{in_words(w.size_ms)} {kind} windows"
     elif plan.grouping == "time":
         what = "groups keyed by the event time"
     else:
