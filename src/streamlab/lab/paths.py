@@ -72,6 +72,11 @@ class LabPaths:
         return self.root / "warehouse"
 
     @property
+    def cache(self) -> Path:
+        """What streamlab can compute again from the lab's files (the model's parsed columns)."""
+        return self.root / "cache"
+
+    @property
     def logs(self) -> Path:
         """Progress logs and run records."""
         return self.root / "logs"

@@ -51,8 +51,8 @@ class Rows:
             batch=np.array([b for b, _ in flat], dtype=np.int64),
             time_ms=np.array([r[1] if r[1] is not None else 0 for _, r in flat], dtype=np.int64),
             valid=np.array([r[1] is not None for _, r in flat], dtype=bool),
-            key=_objects([r[0] for _, r in flat]),
-            group=_objects([r[2] for _, r in flat]),
+            key=objects([r[0] for _, r in flat]),
+            group=objects([r[2] for _, r in flat]),
             data_batches=len(batches),
         )
 
@@ -96,7 +96,8 @@ class Rows:
         )
 
 
-def _objects(values: list[str]) -> ObjArray:
+def objects(values: Sequence[object]) -> ObjArray:
+    """Return ``values`` as a one-dimensional object array (lists and tuples stay whole)."""
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out

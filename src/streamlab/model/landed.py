@@ -7,9 +7,15 @@ invalid, as ``try_to_timestamp`` makes it NULL.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
+import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +29,7 @@ from streamlab.ingest.rules import (
     parse_time_text,
 )
 from streamlab.lab.paths import LabPaths
-from streamlab.model.events import Rows
+from streamlab.model.events import BoolArray, IntArray, ObjArray, Rows, objects
 from streamlab.raw.landing import landed_batches
 
 _KEY_AND_GROUP = {
@@ -93,7 +99,8 @@ def load_source(paths: LabPaths, source: str, quarantine: QuarantineConfig | Non
     """Return the usable rows of every landed batch of ``source``, in batch and file order.
 
     Lines the pipelines quarantine (:mod:`streamlab.ingest.quarantine`) are left out, by the same
-    rules, so the model sees exactly the records Spark's queries see.
+    rules, so the model sees exactly the records Spark's queries see. A file of the generator's
+    exact lines is parsed once: its columns are cached by its content (:func:`_file_columns`).
     """
     cfg = quarantine or QuarantineConfig()
     numbers = landed_batches(paths, source)
@@ -106,38 +113,121 @@ def load_source(paths: LabPaths, source: str, quarantine: QuarantineConfig | Non
             f"the batches under {paths.source(source)} are not numbered 0..{len(numbers) - 1}: "
             "run 'streamlab setup --reset' to land them again"
         )
-    key_col, group_col = _KEY_AND_GROUP[source]
-    time_col = TIME_COLUMNS[source]
-    names = (key_col, group_col, time_col, "processing_time")
-    batch: list[int] = []
-    columns: list[list[object]] = [[], [], [], []]
+    parts: list[_FileColumns] = []
+    batch: list[IntArray] = []
     for b in numbers:
         for file in sorted(paths.batch(source, b).glob("part-*.json")):
-            found = _columns(_read(file), source, names, cfg)
-            batch.extend([b] * len(found[0]))
-            for column, values in zip(columns, found, strict=True):
-                column.extend(values)
-    ms, valid = parse_times(columns[2])
-    keep = valid
+            found = _file_columns(paths, file, source, cfg)
+            parts.append(found)
+            batch.append(np.full(len(found.key), b, dtype=np.int64))
+    ms = _concat([p.time_ms for p in parts], np.int64)
+    keep = _concat([p.time_ok for p in parts], np.bool_)
     if source == "events":
         # Both times must parse, and the event may not run ahead of its processing time by
         # more than the skew bound (quarantine.classify_line, vectorized).
-        processing, processing_ok = parse_times(columns[3])
-        keep = valid & processing_ok
+        processing = _concat([p.processing_ms for p in parts], np.int64)
+        processing_ok = _concat([p.processing_ok for p in parts], np.bool_)
+        keep = keep & processing_ok
         if cfg.max_skew_ms is not None:
             keep &= ~(processing_ok & (ms - processing > cfg.max_skew_ms))
     index = np.flatnonzero(keep)
-    key = np.empty(len(index), dtype=object)
-    key[:] = [columns[0][i] for i in index.tolist()]
-    group = np.empty(len(index), dtype=object)
-    group[:] = [columns[1][i] for i in index.tolist()]
     return Rows.from_arrays(
-        np.asarray(batch, dtype=np.int64)[index],
+        _concat(batch, np.int64)[index],
         ms[index],
-        key,
-        group,
+        _concat([p.key for p in parts], np.object_)[index],
+        _concat([p.group for p in parts], np.object_)[index],
         valid=np.ones(len(index), dtype=bool),
         data_batches=len(numbers),
+    )
+
+
+def _concat(arrays: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class _FileColumns:
+    """One landed file's usable records, as columns in line order; times parsed, not yet kept."""
+
+    key: ObjArray
+    group: ObjArray
+    time_ms: IntArray
+    time_ok: BoolArray
+    processing_ms: IntArray
+    processing_ok: BoolArray
+
+    ARRAYS: ClassVar[tuple[str, ...]] = ("time_ms", "time_ok", "processing_ms", "processing_ok")
+
+    @classmethod
+    def parse(
+        cls, key: list[object], group: list[object], times: list[object], processing: list[object]
+    ) -> _FileColumns:
+        ms, ok = parse_times(times)
+        pms, pok = parse_times(processing)
+        return cls(objects(key), objects(group), ms, ok, pms, pok)
+
+
+def _file_columns(paths: LabPaths, file: Path, source: str, cfg: QuarantineConfig) -> _FileColumns:
+    """Return ``file``'s columns: from the lab's cache of its content, else parsed.
+
+    The cache (``<root>/cache/model/<source>-<sha256 of the file>.npz``) is named by the
+    file's content, so an edited file is parsed again and a moved lab keeps its cache. Only a
+    file of the generator's exact lines is cached: those lines pass or fail the quarantine by
+    their times alone, which the caller applies, so one cache serves every quarantine setting.
+    Any other file goes through the quarantine's rules each time.
+    """
+    data = _read(file)
+    cache = paths.cache / "model" / f"{source}-{hashlib.sha256(data).hexdigest()[:40]}.npz"
+    cached = _load_cache(cache)
+    if cached is not None:
+        return cached
+    template, found = _columns(data, source, cfg)
+    columns = _FileColumns.parse(*found)
+    if template:
+        _store_cache(cache, columns)
+    return columns
+
+
+def _store_cache(cache: Path, columns: _FileColumns) -> None:
+    """Write ``columns`` to ``cache`` atomically; a lab that cannot be written goes uncached.
+
+    Strings are stored once each, as UTF-8 text joined by newlines (the generator's values
+    hold none), and every row as the code of its value.
+    """
+    arrays: dict[str, npt.NDArray[Any]] = {
+        name: getattr(columns, name) for name in _FileColumns.ARRAYS
+    }
+    for name in ("key", "group"):
+        values, codes = np.unique(getattr(columns, name).astype(str), return_inverse=True)
+        arrays[f"{name}_text"] = np.frombuffer("\n".join(values.tolist()).encode(), np.uint8)
+        arrays[f"{name}_codes"] = codes.reshape(-1).astype(np.int32)
+    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as out:
+            np.savez(out, allow_pickle=False, **arrays)
+        os.replace(tmp, cache)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _load_cache(cache: Path) -> _FileColumns | None:
+    """Return the columns stored in ``cache``, or None if it is absent or cannot be read."""
+    try:
+        with np.load(cache, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None  # absent, or cut short: parsed again and rewritten
+    strings = {}
+    for name in ("key", "group"):
+        text = arrays[f"{name}_text"].tobytes().decode()
+        values = objects(text.split("\n") if text or len(arrays[f"{name}_codes"]) else [])
+        strings[name] = values[arrays[f"{name}_codes"]]
+    return _FileColumns(
+        key=strings["key"],
+        group=strings["group"],
+        **{name: arrays[name] for name in _FileColumns.ARRAYS},
     )
 
 
@@ -167,28 +257,29 @@ _LINES = {
 """The exact lines streamlab's generator writes: a file of only these skips the JSON parser."""
 
 
-def _columns(
-    data: bytes, source: str, names: tuple[str, ...], cfg: QuarantineConfig
-) -> list[list[object]]:
-    """Return the values of ``names`` for every usable record of ``data``, in line order.
+def _columns(data: bytes, source: str, cfg: QuarantineConfig) -> tuple[bool, list[list[object]]]:
+    """Return the key, group, time and processing time of every usable record of ``data``.
 
-    Times are returned as text; the caller parses them and applies the time rules. A file
-    whose every line has the generator's exact shape is read with one pattern; any other
-    goes line by line through the quarantine's rules and the JSON parser.
+    Values are in line order, times as text; the caller parses them and applies the time
+    rules. A file whose every line has the generator's exact shape is read with one pattern
+    (and the first value is True); any other goes line by line through the quarantine's rules
+    and the JSON parser.
     """
     text = data.decode("utf-8", "replace")
     found = _LINES[source].findall(text)
     if len(found) == text.count("\n") + (not text.endswith("\n") and bool(text)):
-        return _from_template(source, found)  # every line matched: no blank line either
+        return True, _from_template(source, found)  # every line matched: no blank line either
     lines = [line for line in text.split("\n") if line.strip()]
     if len(found) == len(lines):
-        return _from_template(source, found)
+        return True, _from_template(source, found)
     records = []
     for line in lines:
         reason = classify_line(source, line, cfg)
         if reason is None:
             records.append(orjson.loads(line))
-    return [[_text(r.get(name)) for r in records] for name in names]
+    key_col, group_col = _KEY_AND_GROUP[source]
+    names = (key_col, group_col, TIME_COLUMNS[source], "processing_time")
+    return False, [[_text(r.get(name)) for r in records] for name in names]
 
 
 def _from_template(source: str, found: list[tuple[str, ...]]) -> list[list[object]]:

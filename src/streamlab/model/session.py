@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from streamlab.model.events import Rows, factorize
+from streamlab.model.events import Rows, factorize, objects
 from streamlab.model.grouping import (
     AggFunc,
     ModeOutcome,
@@ -158,7 +158,7 @@ def aggregate_sessions(
         emit_batch=np.array(e_batch, dtype=np.int64),
         emit_start=np.array(e_start, dtype=np.int64),
         emit_end=np.array(e_end, dtype=np.int64),
-        emit_group=_objects(e_group),
+        emit_group=objects(e_group),
         values={k: np.array(v, dtype=np.float64) for k, v in e_vals.items()},
         state_rows=state,
         dropped=dropped,
@@ -176,9 +176,3 @@ def _segmented_cummax(values: IntArray, segment: IntArray) -> IntArray:
     span = int(values.max()) - lo + 1
     shifted = (values - lo) + segment.astype(np.int64) * span
     return np.maximum.accumulate(shifted) - segment.astype(np.int64) * span + lo
-
-
-def _objects(values: list[object]) -> npt.NDArray[np.object_]:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out

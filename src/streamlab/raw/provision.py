@@ -45,7 +45,7 @@ class SetupResult:
 
 
 def reset_lab(paths: LabPaths) -> None:
-    """Remove everything streamlab wrote under the lab root: data, checkpoints, tables, logs.
+    """Remove everything streamlab wrote under the lab root: data, checkpoints, tables, logs, cache.
 
     The record of where the lab lives goes last: a reset cut short is still refused elsewhere.
     """
@@ -57,6 +57,8 @@ def reset_lab(paths: LabPaths) -> None:
     ]:
         if folder.exists():
             shutil.rmtree(folder)
+    # A reader may be filling the cache as it goes: what it leaves is named by content.
+    shutil.rmtree(paths.cache, ignore_errors=True)
     paths.lab_file.unlink(missing_ok=True)
     home_file(paths).unlink(missing_ok=True)
 
