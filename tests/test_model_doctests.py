@@ -22,6 +22,9 @@ MODULES = (
     "session",
     "distinct",
     "grouping",
+    "fates",
+    "chain",
+    "joins",
 )
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from streamlab.model.events import Rows
+from streamlab.model.events import Rows, sorted_codes
+from streamlab.model.grouping import row_codes
 from streamlab.model.watermark import BatchInfo, eviction_array, late_by_data_batch, spark_batch_of
 from streamlab.model.windows import WindowSpec, assign
 
@@ -103,13 +104,11 @@ def aggregate(
         # forms no window here, where Spark would count it under a NULL event_type; the lab's
         # generator always writes one, so only hand-written lines can differ.
         starts, groups, read_in = start[keep], rows.group[row[keep]], spark[keep]
-        has_group = np.fromiter((g is not None for g in groups), dtype=bool, count=len(groups))
+        has_group = np.not_equal(groups, None).astype(bool)
         named = np.flatnonzero(has_group)
-        names, name_code = np.unique(groups[named].astype(str), return_inverse=True)
-        pairs, pair_of = np.unique(
-            np.column_stack([starts[named], name_code.reshape(-1)]), axis=0, return_inverse=True
-        )
-        pair_of = pair_of.reshape(-1)
+        names, name_code = sorted_codes(groups[named])
+        first_of, pair_of = row_codes(starts[named], name_code)
+        pairs = np.column_stack([starts[named][first_of], name_code[first_of]])
         sizes = np.bincount(pair_of, minlength=len(pairs))
         firsts = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(firsts, pair_of, read_in[named])

@@ -106,12 +106,33 @@ def objects(values: Sequence[object]) -> ObjArray:
 def factorize(values: ObjArray) -> IntArray:
     """Return a code per value, numbering distinct values in order of first appearance.
 
+    Values are told apart by Python equality, in one pass over a hash table: ``None`` (a
+    NULL) is one value of its own, never the text ``"None"``.
+
     >>> factorize(np.array(["b", "a", "b", "c"], dtype=object)).tolist()
     [0, 1, 0, 2]
     """
-    if not len(values):
-        return np.zeros(0, dtype=np.int64)
-    _, first, inverse = np.unique(values.astype(str), return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int64)
-    return rank[inverse.reshape(-1)]
+    seen: dict[object, int] = {}
+    return np.fromiter(
+        (seen.setdefault(v, len(seen)) for v in values.tolist()), np.int64, count=len(values)
+    )
+
+
+def sorted_codes(values: ObjArray) -> tuple[ObjArray, IntArray]:
+    """Return the distinct values, sorted, and each value's index among them.
+
+    What ``np.unique(values.astype(str), return_inverse=True)`` gives for text, without
+    sorting every row: the rows are numbered through a hash table and only the distinct
+    values are sorted.
+
+    >>> names, codes = sorted_codes(np.array(["b", "a", "b"], dtype=object))
+    >>> names.tolist(), codes.tolist()
+    (['a', 'b'], [1, 0, 1])
+    """
+    codes = factorize(values)
+    first = np.unique(codes, return_index=True)[1] if len(codes) else np.zeros(0, np.int64)
+    distinct = [str(v) for v in values[first].tolist()]
+    order = sorted(range(len(distinct)), key=distinct.__getitem__)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return objects([distinct[i] for i in order]), rank[codes]

@@ -6,10 +6,12 @@ from :attr:`streamlab.model.simulate.Result.fates` (the events) or
 counts agree everywhere. Values are the words ``explain --json`` prints.
 
 >>> from streamlab.model import ModelConfig, Rows, WindowSpec, simulate
->>> rows = Rows.from_batches([[("a", 60_000, "x"), ("a", 60_000, "x")], [("b", 1_000, "x")]])
+>>> rows = Rows.from_batches(
+...     [[("a", 60_000, "x"), ("a", 60_000, "x")], [("c", 90_000, "x")], [("b", 1_000, "x")]]
+... )
 >>> result = simulate({"events": rows}, ModelConfig(delay_ms=0, window=WindowSpec(30_000, 30_000)))
->>> [str(f) for f in result.fates]
-['counted', 'duplicate', 'late']
+>>> [str(f) for f in result.fates]  # in batch 2 the watermark for late rows is 60 s
+['counted', 'duplicate', 'counted', 'late']
 """
 
 from __future__ import annotations
