@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from streamlab.ingest.rules import QuarantineConfig, parse_time_text
 from streamlab.lab.paths import LabPaths
-from streamlab.model.events import Rows
+from streamlab.model.events import Rows, factorize, objects
 from streamlab.model.landed import load_source, parse_times
 
 moments = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
@@ -180,3 +180,26 @@ def test_a_read_only_lab_is_read_without_a_cache(tmp_path: Path) -> None:
     paths = _lab(tmp_path, [[row]])
     paths.cache.write_text("not a folder")  # the cache cannot be made
     assert load_source(paths, "events").key.tolist() == ["e1"]
+
+
+class _Clash:
+    """A value whose hash is the same as every other's: the collision factorize must catch."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __hash__(self) -> int:
+        return 7
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Clash) and other.name == self.name
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "None", ""]), field_text)))
+def test_factorize_numbers_values_by_first_appearance(values: list[object]) -> None:
+    first: dict[object, int] = {}
+    want = [first.setdefault(v, len(first)) for v in values]
+    assert factorize(objects(values)).tolist() == want
+    by_name: dict[str, int] = {}
+    want = [by_name.setdefault(str(v), len(by_name)) for v in values]
+    assert factorize(objects([_Clash(str(v)) for v in values])).tolist() == want

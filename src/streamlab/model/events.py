@@ -106,16 +106,28 @@ def objects(values: Sequence[object]) -> ObjArray:
 def factorize(values: ObjArray) -> IntArray:
     """Return a code per value, numbering distinct values in order of first appearance.
 
-    Values are told apart by Python equality, in one pass over a hash table: ``None`` (a
-    NULL) is one value of its own, never the text ``"None"``.
+    Values are told apart by Python equality: ``None`` (a NULL) is a value of its own, never
+    the text ``"None"``. Rows are grouped by their hash, in numpy, and every row that shares a
+    hash with another is compared with the first of them, so a collision of two different
+    values is caught (and the values numbered one by one instead).
 
     >>> factorize(np.array(["b", "a", "b", "c"], dtype=object)).tolist()
     [0, 1, 0, 2]
     """
-    seen: dict[object, int] = {}
-    return np.fromiter(
-        (seen.setdefault(v, len(seen)) for v in values.tolist()), np.int64, count=len(values)
-    )
+    n = len(values)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    items = values.tolist()
+    hashes = np.fromiter(map(hash, items), np.int64, count=n)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    shared = np.flatnonzero(np.bincount(inverse)[inverse] > 1)
+    if len(shared) and np.asarray(values[shared] != values[first[inverse[shared]]], bool).any():
+        seen: dict[object, int] = {}
+        return np.fromiter((seen.setdefault(v, len(seen)) for v in items), np.int64, count=n)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int64)
+    return rank[inverse]
 
 
 def sorted_codes(values: ObjArray) -> tuple[ObjArray, IntArray]:

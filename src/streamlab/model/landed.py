@@ -130,13 +130,17 @@ def load_source(paths: LabPaths, source: str, quarantine: QuarantineConfig | Non
         keep = keep & processing_ok
         if cfg.max_skew_ms is not None:
             keep &= ~(processing_ok & (ms - processing > cfg.max_skew_ms))
-    index = np.flatnonzero(keep)
+    # Columns are copied once more only where a row is left out.
+    index = slice(None) if keep.all() else np.flatnonzero(keep)
+    key = _concat([p.key for p in parts], np.object_)[index]
+    group = _concat([p.group for p in parts], np.object_)[index]
+    parts.clear()
     return Rows.from_arrays(
         _concat(batch, np.int64)[index],
         ms[index],
-        _concat([p.key for p in parts], np.object_)[index],
-        _concat([p.group for p in parts], np.object_)[index],
-        valid=np.ones(len(index), dtype=bool),
+        key,
+        group,
+        valid=np.ones(len(key), dtype=bool),
         data_batches=len(numbers),
     )
 
