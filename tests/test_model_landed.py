@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from streamlab.ingest.rules import QuarantineConfig, parse_time_text
 from streamlab.lab.paths import LabPaths
-from streamlab.model.events import Rows, factorize, objects
+from streamlab.model.events import Rows, factorize, first_rows, objects
 from streamlab.model.landed import load_source, parse_times
 
 moments = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
@@ -203,3 +203,9 @@ def test_factorize_numbers_values_by_first_appearance(values: list[object]) -> N
     by_name: dict[str, int] = {}
     want = [by_name.setdefault(str(v), len(by_name)) for v in values]
     assert factorize(objects([_Clash(str(v)) for v in values])).tolist() == want
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"])))
+def test_first_rows_are_where_each_value_first_appears(values: list[str]) -> None:
+    want = [values.index(v) for v in dict.fromkeys(values)]
+    assert first_rows(factorize(objects(values))).tolist() == want

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streamlab.model.dedup import DUPLICATE, KEPT, LATE, NEVER, UNPARSEABLE, DedupOutcome
-from streamlab.model.events import Rows, factorize
+from streamlab.model.events import Rows, factorize, first_rows
 from streamlab.model.watermark import BatchInfo, eviction_array, late_by_data_batch, spark_batch_of
 
 IntArray = npt.NDArray[np.int64]
@@ -57,14 +57,12 @@ def drop_duplicates(rows: Rows, batches: Sequence[BatchInfo], *, time_in_key: bo
     live = np.flatnonzero(outcome == KEPT)
     if len(live):
         codes = factorize(rows.key[live])
-        _, first = np.unique(codes, return_index=True)
+        first = first_rows(codes)
         firsts = live[first]
-        dup = np.setdiff1d(live, firsts)
-        outcome[dup] = DUPLICATE
-        holder = np.empty(int(codes.max()) + 1, dtype=np.int64)
-        holder[codes[first]] = firsts
-        duplicate_of[live] = holder[codes]
-        duplicate_of[firsts] = -1
+        repeated = np.ones(len(live), dtype=bool)
+        repeated[first] = False
+        outcome[live[repeated]] = DUPLICATE
+        duplicate_of[live[repeated]] = firsts[codes[repeated]]
         if time_in_key:
             at = np.searchsorted(evict, rows.time_ms[firsts], side="left")
             m = np.maximum(spark[firsts], at)

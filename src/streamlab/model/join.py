@@ -19,15 +19,19 @@ The lab's join is ``impressions`` (left) with ``clicks`` (right) on ``impression
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from streamlab.model.events import Rows
-from streamlab.model.watermark import BatchInfo
+from streamlab.model.events import BoolArray, Rows, factorize
+from streamlab.model.watermark import (
+    BatchInfo,
+    eviction_array,
+    late_by_data_batch,
+    spark_batch_of,
+)
 from streamlab.settings import PipelineConfig
 
 IntArray = npt.NDArray[np.int64]
@@ -84,91 +88,136 @@ def join(
     >>> join(imps, clicks, plan, JoinCondition()).pairs
     [(0, 0, 0)]
     """
+    n_b = len(batches)
     lo, hi = condition.lower_ms, condition.upper_ms
-    left_out = np.full(len(left), WAITING, dtype=np.int64)
-    right_out = np.full(len(right), WAITING, dtype=np.int64)
-    left_out[~left.valid] = UNPARSEABLE
-    right_out[~right.valid] = UNPARSEABLE
-    left_evicted = np.full(len(left), -1, dtype=np.int64)
-    right_evicted = np.full(len(right), -1, dtype=np.int64)
-    left_state: dict[object, list[int]] = {}
-    right_state: dict[object, list[int]] = {}
-    left_heap: list[tuple[int, int]] = []
-    right_heap: list[tuple[int, int]] = []
+    evict = eviction_array(batches)
+    # Per batch, the state bound of each side (eviction watermarks never decrease).
+    left_bound = np.maximum.accumulate(evict - hi - 1) if n_b else evict
+    right_bound = np.maximum.accumulate(evict + lo - 1) if n_b else evict
+    left_at, left_out, left_on = _side(left, batches)
+    right_at, right_out, right_on = _side(right, batches)
+    lt, rt = left.time_ms, right.time_ms
+    # Left rows are always stored, even when their own batch evicts them: the right rows of
+    # the batch have not been joined with them yet. Right rows are stored only when this
+    # batch's bound does not already remove them. A row leaves at the end of the first batch,
+    # from its own, whose bound reaches its time (NEVER: it stays).
+    left_gone = np.where(
+        left_on, np.maximum(left_at, np.searchsorted(left_bound, lt, side="left")), NEVER
+    )
+    right_stored = right_on.copy()
+    right_stored[right_on] = rt[right_on] > right_bound[right_at[right_on]]
+    right_gone = np.where(right_stored, np.searchsorted(right_bound, rt, side="left"), NEVER)
+    left_gone = np.where(left_gone < n_b, left_gone, NEVER)
+    right_gone = np.where(right_gone < n_b, right_gone, NEVER)
+
+    i, j = _candidates(left, right, left_on, right_on)
+    ok = (lt[i] + lo <= rt[j]) & (rt[j] <= lt[i] + hi)
+    i, j = i[ok], j[ok]
+    bi, bj = left_at[i], right_at[j]
+    # Same batch: the right row meets the left state that now holds the left row. A left row
+    # meets the stored right rows of earlier batches; a right row the left rows still held.
+    ok = (bi == bj) | ((bi < bj) & (left_gone[i] >= bj)) | ((bj < bi) & (right_gone[j] >= bi))
+    i, j, bi, bj = i[ok], j[ok], bi[ok], bj[ok]
+    emitted = np.maximum(bi, bj)
+    # In a batch the left rows join first (each with the right state, in stored order), then
+    # the right rows (each with the left state).
+    phase = (bj >= bi).astype(np.int64)
+    order = np.lexsort((np.where(phase == 0, j, i), np.where(phase == 0, i, j), phase, emitted))
+    pairs = list(zip(i[order].tolist(), j[order].tolist(), emitted[order].tolist(), strict=True))
+
     matched = np.zeros(len(left), dtype=bool)
-    pairs: list[tuple[int, int, int]] = []
+    matched[i] = True
+    hit = np.zeros(len(right), dtype=bool)
+    hit[j] = True
+    left_out[left_on] = np.where(
+        matched[left_on], JOINED, np.where(left_gone[left_on] != NEVER, UNMATCHED, WAITING)
+    )
+    right_out[right_on] = np.select(
+        [hit[right_on], ~right_stored[right_on], right_gone[right_on] != NEVER],
+        [JOINED, NOT_STORED, UNMATCHED],
+        WAITING,
+    )
     nulls: list[tuple[int, int]] = []
-    state_rows = np.zeros(len(batches), dtype=np.int64)
-    left_by_batch = _by_batch(left)
-    right_by_batch = _by_batch(right)
-    lt, rt = left.time_ms.tolist(), right.time_ms.tolist()
-    lkey, rkey = left.key.tolist(), right.key.tolist()
+    if condition.outer:
+        # Emitted as each unmatched left row is evicted: by batch, then by time and row.
+        null = np.flatnonzero(left_on & ~matched & (left_gone != NEVER))
+        null = null[np.lexsort((null, lt[null], left_gone[null]))]
+        nulls = list(zip(null.tolist(), left_gone[null].tolist(), strict=True))
+    state_rows = _held(left_at[left_on], left_gone[left_on], n_b) + _held(
+        right_at[right_stored], right_gone[right_stored], n_b
+    )
+    return JoinOutcome(
+        pairs,
+        nulls,
+        left_out,
+        right_out,
+        np.where(left_gone != NEVER, left_gone, -1),
+        np.where(right_gone != NEVER, right_gone, -1),
+        state_rows,
+    )
 
+
+NEVER = np.iinfo(np.int64).max
+"""The eviction batch of a row that stays in state."""
+
+
+def _side(rows: Rows, batches: Sequence[BatchInfo]) -> tuple[IntArray, IntArray, BoolArray]:
+    """Return each row's Spark batch, its outcome so far, and whether it joins (read, on time).
+
+    A row of a data batch no micro-batch read stays ``WAITING``.
+    """
+    read = np.zeros(rows.data_batches, dtype=bool)
     for info in batches:
-        b, late, evict = info.batch, info.late_watermark, info.eviction_watermark
-        left_bound = evict - hi - 1
-        right_bound = evict + lo - 1
-        d = info.data_batch
-        left_rows = left_by_batch.get(d, []) if d is not None else []
-        right_rows = right_by_batch.get(d, []) if d is not None else []
-        for i in left_rows:
-            if left_out[i] == UNPARSEABLE:
-                continue
-            if lt[i] <= late:
-                left_out[i] = LATE
-                continue
-            for j in right_state.get(lkey[i], ()):
-                if lt[i] + lo <= rt[j] <= lt[i] + hi:
-                    pairs.append((i, j, b))
-                    matched[i] = True
-                    right_out[j] = JOINED
-            # Left rows are always stored, even when this batch evicts them: the right rows of
-            # the batch have not been joined with them yet.
-            left_state.setdefault(lkey[i], []).append(i)
-            heapq.heappush(left_heap, (lt[i], i))
-        for j in right_rows:
-            if right_out[j] == UNPARSEABLE:
-                continue
-            if rt[j] <= late:
-                right_out[j] = LATE
-                continue
-            hit = False
-            for i in left_state.get(rkey[j], ()):
-                if lt[i] + lo <= rt[j] <= lt[i] + hi:
-                    pairs.append((i, j, b))
-                    matched[i] = True
-                    hit = True
-            if hit:
-                right_out[j] = JOINED
-            if rt[j] <= right_bound:
-                if not hit:
-                    right_out[j] = NOT_STORED
-            else:
-                right_state.setdefault(rkey[j], []).append(j)
-                heapq.heappush(right_heap, (rt[j], j))
-        while left_heap and left_heap[0][0] <= left_bound:
-            _, i = heapq.heappop(left_heap)
-            left_state[lkey[i]].remove(i)
-            left_evicted[i] = b
-            if matched[i]:
-                left_out[i] = JOINED
-            else:
-                left_out[i] = UNMATCHED
-                if condition.outer:
-                    nulls.append((i, b))
-        while right_heap and right_heap[0][0] <= right_bound:
-            _, j = heapq.heappop(right_heap)
-            right_state[rkey[j]].remove(j)
-            right_evicted[j] = b
-            if right_out[j] != JOINED:
-                right_out[j] = UNMATCHED
-        state_rows[b] = len(left_heap) + len(right_heap)
-    left_out[(left_out == WAITING) & matched] = JOINED
-    return JoinOutcome(pairs, nulls, left_out, right_out, left_evicted, right_evicted, state_rows)
+        if info.data_batch is not None:
+            read[info.data_batch] = True
+    at = spark_batch_of(batches, rows.data_batches)[rows.batch]
+    late = late_by_data_batch(batches, rows.data_batches)[rows.batch]
+    outcome = np.full(len(rows), WAITING, dtype=np.int64)
+    outcome[~rows.valid] = UNPARSEABLE
+    live = read[rows.batch] & rows.valid
+    outcome[live & (rows.time_ms <= late)] = LATE
+    return at, outcome, live & (rows.time_ms > late)
 
 
-def _by_batch(rows: Rows) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for i, b in enumerate(rows.batch.tolist()):
-        out.setdefault(b, []).append(i)
-    return out
+_CHUNK = 4_000_000
+"""Candidate pairs built at once: a key held by many rows on both sides cannot exhaust memory."""
+
+
+def _candidates(
+    left: Rows, right: Rows, left_on: BoolArray, right_on: BoolArray
+) -> tuple[IntArray, IntArray]:
+    """Return every (left row, right row) of the joining rows that share a key."""
+    codes = factorize(np.concatenate([left.key, right.key]))
+    lc, rc = codes[: len(left)], codes[len(left) :]
+    held = np.flatnonzero(left_on)
+    held = held[np.argsort(lc[held], kind="stable")]
+    sorted_codes = lc[held]
+    probe = np.flatnonzero(right_on)
+    start = np.searchsorted(sorted_codes, rc[probe], side="left")
+    count = np.searchsorted(sorted_codes, rc[probe], side="right") - start
+    ends = np.cumsum(count)
+    out_i: list[IntArray] = []
+    out_j: list[IntArray] = []
+    at = 0
+    while at < len(probe):
+        # The right rows whose candidates fit in one chunk (at least one row).
+        base = int(ends[at - 1]) if at else 0
+        stop = max(at + 1, int(np.searchsorted(ends, base + _CHUNK, side="right")))
+        c = count[at:stop]
+        offset = np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
+        out_i.append(held[np.repeat(start[at:stop], c) + offset])
+        out_j.append(np.repeat(probe[at:stop], c))
+        at = stop
+    empty = np.zeros(0, dtype=np.int64)
+    return (
+        np.concatenate(out_i) if out_i else empty,
+        np.concatenate(out_j) if out_j else empty,
+    )
+
+
+def _held(added: IntArray, removed: IntArray, n_batches: int) -> IntArray:
+    """Rows in state after each batch: added in ``added``, evicted at the end of ``removed``."""
+    delta = np.bincount(added, minlength=n_batches + 1)[: n_batches + 1].astype(np.int64)
+    gone = removed[removed != NEVER]
+    delta -= np.bincount(gone, minlength=n_batches + 1)[: n_batches + 1]
+    return np.cumsum(delta)[:n_batches]
