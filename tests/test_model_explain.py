@@ -100,6 +100,27 @@ def test_cli_json_and_event(guide_lab: LabPaths) -> None:
     assert {"batches", "events", "windows"} <= data.keys()
     assert {"batch", "late_watermark", "eviction_watermark"} <= data["batches"][0].keys()
     assert {"event_id", "fate"} <= data["events"][0].keys()
+    # The counts of fates are the per-event fates counted, and a person is shown them.
+    counted: dict[str, int] = {}
+    for e in data["events"]:
+        counted[e["fate"]] = counted.get(e["fate"], 0) + 1
+    assert data["fates"] == counted
+    text = runner.invoke(
+        app,
+        [
+            "explain",
+            "--root",
+            str(guide_lab.root),
+            "--watermark",
+            "2m",
+            "--window",
+            "10m",
+            "--slide",
+            "5m",
+        ],
+    )
+    assert text.exit_code == 0, text.output
+    assert "Fates: " + ", ".join(f"{k} {v}" for k, v in sorted(counted.items())) in text.stdout
     event_id = data["events"][0]["event_id"]
     story_out = runner.invoke(app, ["explain", "--root", str(guide_lab.root), "--event", event_id])
     assert story_out.exit_code == 0
@@ -123,6 +144,8 @@ def test_cli_join_and_bad_option(guide_lab: LabPaths) -> None:
         ],
     )
     assert out.exit_code == 0, out.output
-    assert "join" in json.loads(out.stdout)
+    data = json.loads(out.stdout)
+    assert "join" in data
+    assert sum(data["fates"].values()) == len(data["events"])  # both sides
     bad = runner.invoke(app, ["explain", "--root", str(guide_lab.root), "--window", "soon"])
     assert bad.exit_code == 2

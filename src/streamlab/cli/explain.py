@@ -106,9 +106,7 @@ def _render(data: dict[str, Any]) -> Any:
                 str(b["state_rows"]),
             )
         console.print(table)
-        fates: dict[str, int] = {}
-        for e in data["events"]:
-            fates[e["fate"]] = fates.get(e["fate"], 0) + 1
+        fates = data["fates"]
         console.print("Fates: " + ", ".join(f"{k} {v}" for k, v in sorted(fates.items())))
         if data["windows"]:
             wt = new_table(title="windows")
@@ -218,5 +216,5 @@ def register(app: typer.Typer) -> None:
             }
             emit(chosen, json_mode, lambda console: console.print(text))
             return
-        data = report(result)
+        data = report(result, details=json_mode)  # a person is shown the counts of fates
         emit(data, json_mode, _render(data))

@@ -85,6 +85,13 @@ def fate_array(result: Result) -> npt.NDArray[np.object_]:
     return result.fates
 
 
+def fate_counts(result: Result) -> dict[str, int]:
+    """Return how many rows met each fate (the events', or both sides' of a join), by name."""
+    fates = np.concatenate(result.join_fates) if result.join is not None else result.fates
+    names, counts = np.unique(fates.astype(str), return_counts=True)
+    return dict(zip(names.tolist(), counts.tolist(), strict=True))
+
+
 def events(result: Result) -> list[dict[str, Any]]:
     """Return one entry per input row with its fate and the facts behind it."""
     if result.join is not None:
@@ -238,8 +245,12 @@ def ctr_windows(result: Result) -> list[dict[str, Any]]:
     ]
 
 
-def report(result: Result) -> dict[str, Any]:
-    """Return everything ``streamlab explain --json`` prints."""
+def report(result: Result, *, details: bool = True) -> dict[str, Any]:
+    """Return everything ``streamlab explain --json`` prints.
+
+    ``fates`` counts the rows of each fate; ``events`` (left out without ``details``, for a
+    reader that needs only the counts) has one entry per row.
+    """
     cfg = result.config
     data: dict[str, Any] = {
         "pipeline": cfg.pipeline,
@@ -247,9 +258,11 @@ def report(result: Result) -> dict[str, Any]:
         "policy": cfg.policy.value,
         "watermark": {n: describe(cfg.delay_of(n)) for n in cfg.inputs},
         "batches": batches(result),
-        "events": events(result),
+        "fates": fate_counts(result),
         "windows": windows(result),
     }
+    if details:
+        data["events"] = events(result)
     if cfg.pipeline == "windowed_agg":
         data["window"] = describe(cfg.window.size_ms)
         data["slide"] = describe(cfg.window.slide_ms)
