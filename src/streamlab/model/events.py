@@ -107,7 +107,8 @@ def factorize(values: ObjArray) -> IntArray:
     """Return a code per value, numbering distinct values in order of first appearance.
 
     Values are told apart by Python equality: ``None`` (a NULL) is a value of its own, never
-    the text ``"None"``. Rows are grouped by their hash, in numpy, and every row that shares a
+    the text ``"None"``. A column of few distinct values (an event type) goes through a hash
+    table; any other is grouped by each value's hash in numpy, and every row that shares a
     hash with another is compared with the first of them, so a collision of two different
     values is caught (and the values numbered one by one instead).
 
@@ -118,16 +119,36 @@ def factorize(values: ObjArray) -> IntArray:
     if not n:
         return np.zeros(0, dtype=np.int64)
     items = values.tolist()
+    if len(set(items[:_SAMPLE])) * 10 <= min(n, _SAMPLE):
+        return _by_table(items)
     hashes = np.fromiter(map(hash, items), np.int64, count=n)
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    shared = np.flatnonzero(np.bincount(inverse)[inverse] > 1)
+    order = np.argsort(hashes, kind="stable")  # equal hashes keep their rows' order
+    ordered = hashes[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    first = order[starts]  # the first row of each hash
+    sizes = np.diff(np.append(starts, n))
+    shared = np.flatnonzero(sizes[inverse] > 1)
     if len(shared) and np.asarray(values[shared] != values[first[inverse[shared]]], bool).any():
-        seen: dict[object, int] = {}
-        return np.fromiter((seen.setdefault(v, len(seen)) for v in items), np.int64, count=n)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int64)
-    return rank[inverse]
+        return _by_table(items)
+    # Number the hashes by their first row: how many first rows come before it.
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first] = True
+    rank = np.cumsum(is_first) - 1
+    return rank[first][inverse]
+
+
+_SAMPLE = 1000
+"""Rows :func:`factorize` looks at to tell a column of few distinct values."""
+
+
+def _by_table(items: list[object]) -> IntArray:
+    code = {v: i for i, v in enumerate(dict.fromkeys(items))}  # in order of first appearance
+    return np.fromiter(map(code.__getitem__, items), np.int64, count=len(items))
 
 
 def first_rows(codes: IntArray) -> IntArray:

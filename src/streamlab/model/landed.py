@@ -29,7 +29,15 @@ from streamlab.ingest.rules import (
     parse_time_text,
 )
 from streamlab.lab.paths import LabPaths
-from streamlab.model.events import BoolArray, IntArray, ObjArray, Rows, objects
+from streamlab.model.events import (
+    BoolArray,
+    IntArray,
+    ObjArray,
+    Rows,
+    factorize,
+    first_rows,
+    objects,
+)
 from streamlab.raw.landing import landed_batches
 
 _KEY_AND_GROUP = {
@@ -195,16 +203,21 @@ def _file_columns(paths: LabPaths, file: Path, source: str, cfg: QuarantineConfi
 def _store_cache(cache: Path, columns: _FileColumns) -> None:
     """Write ``columns`` to ``cache`` atomically; a lab that cannot be written goes uncached.
 
-    Strings are stored once each, as UTF-8 text joined by newlines (the generator's values
-    hold none), and every row as the code of its value.
+    Text is stored as UTF-8 joined by newlines (the generator's values hold none). A column of
+    few distinct values (the event type) is stored once per value, with each row's code; any
+    other in row order, so that its strings are read back in the order they are used.
     """
     arrays: dict[str, npt.NDArray[Any]] = {
         name: getattr(columns, name) for name in _FileColumns.ARRAYS
     }
     for name in ("key", "group"):
-        values, codes = np.unique(getattr(columns, name).astype(str), return_inverse=True)
-        arrays[f"{name}_text"] = np.frombuffer("\n".join(values.tolist()).encode(), np.uint8)
-        arrays[f"{name}_codes"] = codes.reshape(-1).astype(np.int32)
+        column = getattr(columns, name)
+        codes = factorize(column)
+        distinct = first_rows(codes)
+        if len(distinct) * 2 <= len(column):
+            arrays[f"{name}_codes"] = codes.astype(np.int32)
+            column = column[distinct]
+        arrays[f"{name}_text"] = np.frombuffer("\n".join(column.tolist()).encode(), np.uint8)
     tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -221,18 +234,23 @@ def _load_cache(cache: Path) -> _FileColumns | None:
     try:
         with np.load(cache, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
+        n = len(arrays["time_ms"])
+        strings = {}
+        for name in ("key", "group"):
+            codes = arrays.get(f"{name}_codes")
+            text = arrays[f"{name}_text"].tobytes().decode()
+            count = n if codes is None else int(codes.max()) + 1 if len(codes) else 0
+            values = objects(text.split("\n") if count else [])
+            if len(values) != count:
+                return None
+            strings[name] = values if codes is None else values[codes]
+        return _FileColumns(
+            key=strings["key"],
+            group=strings["group"],
+            **{name: arrays[name] for name in _FileColumns.ARRAYS},
+        )
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
         return None  # absent, or cut short: parsed again and rewritten
-    strings = {}
-    for name in ("key", "group"):
-        text = arrays[f"{name}_text"].tobytes().decode()
-        values = objects(text.split("\n") if text or len(arrays[f"{name}_codes"]) else [])
-        strings[name] = values[arrays[f"{name}_codes"]]
-    return _FileColumns(
-        key=strings["key"],
-        group=strings["group"],
-        **{name: arrays[name] for name in _FileColumns.ARRAYS},
-    )
 
 
 def _read(file: Path) -> bytes:
