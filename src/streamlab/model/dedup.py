@@ -64,12 +64,6 @@ def deduplicate(rows: Rows, batches: Sequence[BatchInfo], delay_ms: int) -> Dedu
     duplicate_of = np.full(n, -1, dtype=np.int64)
     expires_at = rows.time_ms + delay_ms
 
-    def expiry(i: int) -> int:
-        # Removed at the end of the first batch, from the row's own, whose eviction watermark
-        # reaches expiresAt (eviction watermarks never decrease).
-        m = max(int(spark[i]), int(np.searchsorted(evict, expires_at[i], side="left")))
-        return m if m < len(evict) else NEVER
-
     codes = factorize(rows.key)
     counts = np.bincount(codes, minlength=int(codes.max()) + 1 if n else 0)
     expired = np.full(n, NEVER, dtype=np.int64)
@@ -79,22 +73,29 @@ def deduplicate(rows: Rows, batches: Sequence[BatchInfo], delay_ms: int) -> Dedu
         first = np.searchsorted(evict, expires_at[kept_single], side="left")
         m = np.maximum(spark[kept_single], first)
         expired[kept_single] = np.where(m < len(evict), m, NEVER)
-    multi = np.flatnonzero(~single)
+    # A key seen more than once: its first kept row holds it until its expiry batch; the
+    # key's later rows up to that batch are duplicates of it, and the first row after it
+    # holds the key anew. Rows of a key come in batch order, so each round peels, for every
+    # key at once, its holder and the rows that holder covers.
+    multi = np.flatnonzero(~single & (outcome == KEPT))
     if len(multi):
         order = multi[np.argsort(codes[multi], kind="stable")]
-        holder: dict[int, tuple[int, int]] = {}
-        for i in order.tolist():
-            if outcome[i] != KEPT:
-                continue
-            code = int(codes[i])
-            held = holder.get(code)
-            if held is not None and (held[1] == NEVER or spark[i] <= held[1]):
-                outcome[i] = DUPLICATE
-                duplicate_of[i] = held[0]
-                continue
-            until = expiry(i)
-            holder[code] = (i, until)
-            expired[i] = until
+        key, at = codes[order], spark[order]
+        m = np.maximum(at, np.searchsorted(evict, expires_at[order], side="left"))
+        until = np.where(m < len(evict), m, np.iinfo(np.int64).max)
+        pending = np.ones(len(order), dtype=bool)
+        while pending.any():
+            idx = np.flatnonzero(pending)
+            starts = np.ones(len(idx), dtype=bool)
+            starts[1:] = key[idx[1:]] != key[idx[:-1]]
+            head = idx[starts][np.cumsum(starts) - 1]
+            covered = (at[idx] <= until[head]) & ~starts
+            holders, dups = order[idx[starts]], order[idx[covered]]
+            expired[holders] = np.where(m[idx[starts]] < len(evict), m[idx[starts]], NEVER)
+            outcome[dups] = DUPLICATE
+            duplicate_of[dups] = order[head[covered]]
+            pending[idx[starts]] = False
+            pending[idx[covered]] = False
     state_rows = _state_rows(spark[outcome == KEPT], expired[outcome == KEPT], len(batches))
     return DedupOutcome(outcome, duplicate_of, expired, state_rows)
 
