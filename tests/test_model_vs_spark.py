@@ -169,7 +169,7 @@ def diff(n: int) -> settings:
     )
 
 
-@diff(6)
+@diff(3)
 @given(st.lists(agg_scenarios(), min_size=PARALLEL, max_size=PARALLEL))
 def test_windowed_agg_matches_spark(
     spark: Any, fast_state: None, workdir: Path, scenarios: list[AggScenario]
@@ -177,7 +177,7 @@ def test_windowed_agg_matches_spark(
     run_all(check_agg, spark, workdir, scenarios)
 
 
-@diff(4)
+@diff(3)
 @given(st.lists(agg_scenarios(), min_size=PARALLEL, max_size=PARALLEL))
 def test_dedup_matches_spark(
     spark: Any, fast_state: None, workdir: Path, scenarios: list[AggScenario]
