@@ -69,10 +69,21 @@ def timed_load(paths: LabPaths, sources: tuple[str, ...]) -> tuple[dict[str, Row
     return inputs, t1 - t0, time.perf_counter() - t1
 
 
+def timings(first: float, load: float, run: float, details: float) -> dict[str, float]:
+    """The model's seconds: the cached read and the run, with the first read and details."""
+    return {
+        "first_load": first,
+        "load": load,
+        "simulate": run,
+        "total": load + run,
+        "first_total": first + run,
+        "details": details,
+    }
+
+
 def time_model(paths: LabPaths) -> dict[str, float]:
     inputs, first, load = timed_load(paths, ("events",))
     t1 = time.perf_counter()
-    t0 = t1 - load
     result = simulate(inputs, ModelConfig())
     fates = fate_array(result)
     t2 = time.perf_counter()
@@ -80,14 +91,7 @@ def time_model(paths: LabPaths) -> dict[str, float]:
     details = event_details(result)
     t3 = time.perf_counter()
     assert len(details) == len(fates)
-    return {
-        "first_load": first,
-        "load": load,
-        "simulate": t2 - t1,
-        "total": t2 - t0,
-        "first_total": first + t2 - t1,
-        "details": t3 - t2,
-    }
+    return timings(first, load, t2 - t1, t3 - t2)
 
 
 def in_child(fn: Any, paths: LabPaths) -> tuple[dict[str, float], float]:
@@ -104,21 +108,13 @@ def in_child(fn: Any, paths: LabPaths) -> tuple[dict[str, float], float]:
 def time_join_model(paths: LabPaths) -> dict[str, float]:
     inputs, first, load = timed_load(paths, ("impressions", "clicks"))
     t1 = time.perf_counter()
-    t0 = t1 - load
     result = simulate(inputs, ModelConfig.from_settings(PipelineConfig(), "stream_join"))
     assert result.ctr is not None
     t2 = time.perf_counter()
     windows = ctr_windows(result)
     t3 = time.perf_counter()
     assert len(windows) == len(result.ctr.windows)
-    return {
-        "first_load": first,
-        "load": load,
-        "simulate": t2 - t1,
-        "total": t2 - t0,
-        "first_total": first + t2 - t1,
-        "details": t3 - t2,
-    }
+    return timings(first, load, t2 - t1, t3 - t2)
 
 
 def time_spark(paths: LabPaths, root: Path, *, join: bool = False) -> float:

@@ -69,6 +69,15 @@ event = st.fixed_dictionaries(
 )
 
 
+ROW = {
+    "event_id": "e1",
+    "user_id": "u1",
+    "event_type": "click",
+    "value": 1.0,
+    "event_time": "2026-01-01 09:00:00",
+    "processing_time": "2026-01-01 09:01:00",
+}
+"""One event of the generator's shape."""
 ORDER = ("event_id", "user_id", "event_type", "value", "event_time", "processing_time")
 
 
@@ -126,14 +135,7 @@ def test_cached_columns_are_the_parsed_ones(
 
 
 def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
-    row = {
-        "event_id": "e1",
-        "user_id": "u1",
-        "event_type": "click",
-        "value": 1.0,
-        "event_time": "2026-01-01 09:00:00",
-        "processing_time": "2026-01-01 09:01:00",
-    }
+    row = dict(ROW)
     paths = _lab(tmp_path, [[row]])
     assert load_source(paths, "events").key.tolist() == ["e1"]
     data = paths.batch("events", 0) / "part-00000.json"
@@ -142,14 +144,7 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
 
 
 def test_a_damaged_cache_is_parsed_again_and_other_lines_are_never_cached(tmp_path: Path) -> None:
-    row = {
-        "event_id": "e1",
-        "user_id": "u1",
-        "event_type": "click",
-        "value": 1.0,
-        "event_time": "2026-01-01 09:00:00",
-        "processing_time": "2026-01-01 09:01:00",
-    }
+    row = dict(ROW)
     paths = _lab(tmp_path, [[row]])
     load_source(paths, "events")
     (cache,) = (paths.cache / "model").glob("*.npz")
@@ -169,14 +164,7 @@ def test_a_damaged_cache_is_parsed_again_and_other_lines_are_never_cached(tmp_pa
 
 
 def test_a_read_only_lab_is_read_without_a_cache(tmp_path: Path) -> None:
-    row = {
-        "event_id": "e1",
-        "user_id": "u1",
-        "event_type": "click",
-        "value": 1.0,
-        "event_time": "2026-01-01 09:00:00",
-        "processing_time": "2026-01-01 09:01:00",
-    }
+    row = dict(ROW)
     paths = _lab(tmp_path, [[row]])
     paths.cache.write_text("not a folder")  # the cache cannot be made
     assert load_source(paths, "events").key.tolist() == ["e1"]
