@@ -100,15 +100,15 @@ def join(
     # Left rows are always stored, even when their own batch evicts them: the right rows of
     # the batch have not been joined with them yet. Right rows are stored only when this
     # batch's bound does not already remove them. A row leaves at the end of the first batch,
-    # from its own, whose bound reaches its time (NEVER: it stays).
+    # from its own, whose bound reaches its time (_STAYS: it stays).
     left_gone = np.where(
-        left_on, np.maximum(left_at, np.searchsorted(left_bound, lt, side="left")), NEVER
+        left_on, np.maximum(left_at, np.searchsorted(left_bound, lt, side="left")), _STAYS
     )
     right_stored = right_on.copy()
     right_stored[right_on] = rt[right_on] > right_bound[right_at[right_on]]
-    right_gone = np.where(right_stored, np.searchsorted(right_bound, rt, side="left"), NEVER)
-    left_gone = np.where(left_gone < n_b, left_gone, NEVER)
-    right_gone = np.where(right_gone < n_b, right_gone, NEVER)
+    right_gone = np.where(right_stored, np.searchsorted(right_bound, rt, side="left"), _STAYS)
+    left_gone = np.where(left_gone < n_b, left_gone, _STAYS)
+    right_gone = np.where(right_gone < n_b, right_gone, _STAYS)
 
     i, j = _candidates(left, right, left_on, right_on)
     ok = (lt[i] + lo <= rt[j]) & (rt[j] <= lt[i] + hi)
@@ -130,17 +130,17 @@ def join(
     hit = np.zeros(len(right), dtype=bool)
     hit[j] = True
     left_out[left_on] = np.where(
-        matched[left_on], JOINED, np.where(left_gone[left_on] != NEVER, UNMATCHED, WAITING)
+        matched[left_on], JOINED, np.where(left_gone[left_on] != _STAYS, UNMATCHED, WAITING)
     )
     right_out[right_on] = np.select(
-        [hit[right_on], ~right_stored[right_on], right_gone[right_on] != NEVER],
+        [hit[right_on], ~right_stored[right_on], right_gone[right_on] != _STAYS],
         [JOINED, NOT_STORED, UNMATCHED],
         WAITING,
     )
     nulls: list[tuple[int, int]] = []
     if condition.outer:
         # Emitted as each unmatched left row is evicted: by batch, then by time and row.
-        null = np.flatnonzero(left_on & ~matched & (left_gone != NEVER))
+        null = np.flatnonzero(left_on & ~matched & (left_gone != _STAYS))
         null = null[np.lexsort((null, lt[null], left_gone[null]))]
         nulls = list(zip(null.tolist(), left_gone[null].tolist(), strict=True))
     state_rows = _held(left_at[left_on], left_gone[left_on], n_b) + _held(
@@ -151,13 +151,13 @@ def join(
         nulls,
         left_out,
         right_out,
-        np.where(left_gone != NEVER, left_gone, -1),
-        np.where(right_gone != NEVER, right_gone, -1),
+        np.where(left_gone != _STAYS, left_gone, -1),
+        np.where(right_gone != _STAYS, right_gone, -1),
         state_rows,
     )
 
 
-NEVER = np.iinfo(np.int64).max
+_STAYS = np.iinfo(np.int64).max
 """The eviction batch of a row that stays in state."""
 
 
@@ -218,6 +218,6 @@ def _candidates(
 def _held(added: IntArray, removed: IntArray, n_batches: int) -> IntArray:
     """Rows in state after each batch: added in ``added``, evicted at the end of ``removed``."""
     delta = np.bincount(added, minlength=n_batches + 1)[: n_batches + 1].astype(np.int64)
-    gone = removed[removed != NEVER]
+    gone = removed[removed != _STAYS]
     delta -= np.bincount(gone, minlength=n_batches + 1)[: n_batches + 1]
     return np.cumsum(delta)[:n_batches]
