@@ -6,12 +6,15 @@ import json
 import types
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import streamlab.model as model
 from streamlab.cli import app
 from streamlab.lab.paths import LabPaths
 from streamlab.model import ModelConfig, Rows, WindowSpec, explain_lab, report, simulate, story
+from streamlab.model.explain import event_chunks, event_rows, events
 
 S = 1000
 
@@ -149,3 +152,50 @@ def test_cli_join_and_bad_option(guide_lab: LabPaths) -> None:
     assert sum(data["fates"].values()) == len(data["events"])  # both sides
     bad = runner.invoke(app, ["explain", "--root", str(guide_lab.root), "--window", "soon"])
     assert bad.exit_code == 2
+
+
+def _sliding(guide_lab: LabPaths) -> object:
+    return explain_lab(
+        guide_lab, ModelConfig(delay_ms=120 * S, window=WindowSpec(600 * S, 300 * S))
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(size=st.integers(1, 400), picks=st.sets(st.integers(0, 10 * 105 - 1), max_size=60))
+def test_chunks_and_picked_rows_are_the_whole_list_cut(
+    guide_lab: LabPaths, size: int, picks: set[int]
+) -> None:
+    result = _sliding(guide_lab)
+    whole = report(result)["events"]  # built in one chunk
+    assert len(whole) == 10 * 105
+    chunks = list(event_chunks(result, size=size))
+    assert all(len(c) <= size for c in chunks)
+    assert [e for c in chunks for e in c] == whole
+    chosen = sorted(picks)
+    assert events(result, chosen) == [whole[i] for i in chosen]
+
+
+def test_event_rows_are_every_copy_on_every_side(guide_lab: LabPaths) -> None:
+    result = _sliding(guide_lab)
+    whole = report(result)["events"]
+    duplicate = next(e for e in whole if e["fate"] == "duplicate")["event_id"]
+    places = event_rows(result, duplicate).tolist()
+    assert places == [i for i, e in enumerate(whole) if e["event_id"] == duplicate]
+    assert len(places) >= 2
+    joined = explain_lab(guide_lab, ModelConfig(pipeline="stream_join"))
+    both = report(joined)["events"]
+    impression = next(e for e in both if e["source"] == "impressions" and e["joined_with"])
+    assert events(joined, event_rows(joined, impression["event_id"])) == [
+        e for e in both if e["event_id"] == impression["event_id"]
+    ]
+
+
+@pytest.mark.parametrize("pipeline", ["windowed_agg", "stream_join"])
+def test_cli_json_streams_what_report_holds(guide_lab: LabPaths, pipeline: str) -> None:
+    """``explain --json`` writes the events a chunk at a time: the same JSON as the report."""
+    out = CliRunner().invoke(app, ["explain", pipeline, "--root", str(guide_lab.root), "--json"])
+    assert out.exit_code == 0, out.output
+    expected = report(explain_lab(guide_lab, ModelConfig(pipeline=pipeline)))
+    assert json.loads(out.stdout) == expected

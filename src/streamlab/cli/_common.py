@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
@@ -140,6 +140,33 @@ def emit(data: Any, json_mode: bool, render: Callable[[Console], None] | None = 
         sys.stdout.flush()
     else:
         render(stdout_console())
+
+
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+def emit_json_with_items(data: dict[str, Any], key: str, chunks: Iterable[list[Any]]) -> None:
+    """Print ``data`` as JSON with ``key`` last, its items written a chunk at a time.
+
+    Each item goes on a line of its own, so a list of millions is never held whole, as data or
+    as text.
+    """
+    head = orjson.dumps(to_jsonable(data), option=orjson.OPT_INDENT_2, default=str)
+    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    write = out.write if out is not None else (lambda b: sys.stdout.write(b.decode()))
+    sys.stdout.flush()
+    write((head[:-2] + b",\n  " if data else b"{\n  ") + orjson.dumps(key) + b": [")
+    first = True
+    for chunk in chunks:
+        if not chunk:
+            continue
+        lines = b",\n    ".join(orjson.dumps(item, option=_NUMPY, default=str) for item in chunk)
+        write((b"\n    " if first else b",\n    ") + lines)
+        first = False
+    write(b"]\n}\n" if first else b"\n  ]\n}\n")
+    if out is not None:
+        out.flush()
+    sys.stdout.flush()
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from streamlab.cli._common import (
     WatermarkDelayOpt,
     either,
     emit,
+    emit_json_with_items,
     lab_paths,
     new_table,
     with_default,
@@ -191,7 +192,7 @@ def register(app: typer.Typer) -> None:
         json_mode: JsonOpt = False,
     ) -> None:
         """Explain, per the reference model, each landed batch, event and window."""
-        from streamlab.model.explain import explain_lab, report
+        from streamlab.model.explain import event_chunks, event_rows, events, explain_lab, report
         from streamlab.model.story import story
 
         config = build_config(
@@ -208,13 +209,15 @@ def register(app: typer.Typer) -> None:
         result = explain_lab(lab_paths(root), config)
         if event is not None:
             text = story(result, event)
-            data = report(result)
             chosen = {
                 "event_id": event,
                 "story": text,
-                "events": [e for e in data["events"] if e["event_id"] == event],
+                "events": events(result, event_rows(result, event)),
             }
             emit(chosen, json_mode, lambda console: console.print(text))
             return
-        data = report(result, details=json_mode)  # a person is shown the counts of fates
-        emit(data, json_mode, _render(data))
+        data = report(result, details=False)  # a person is shown the counts of fates
+        if json_mode:  # every event's details, written a chunk at a time
+            emit_json_with_items(data, "events", event_chunks(result))
+        else:
+            emit(data, json_mode, _render(data))

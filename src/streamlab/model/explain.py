@@ -8,6 +8,7 @@ join);
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy.typing as npt
 
 from streamlab.durations import describe
 from streamlab.lab.paths import LabPaths
+from streamlab.model.events import IntArray
 from streamlab.model.landed import load_inputs
 from streamlab.model.simulate import ModelConfig, Result, simulate
 
@@ -92,106 +94,189 @@ def fate_counts(result: Result) -> dict[str, int]:
     return dict(zip(names.tolist(), counts.tolist(), strict=True))
 
 
-def events(result: Result) -> list[dict[str, Any]]:
-    """Return one entry per input row with its fate and the facts behind it."""
+CHUNK_ROWS = 65_536
+"""Rows per chunk of :func:`event_chunks`: the details of one chunk are held at a time."""
+
+
+def events(result: Result, rows: npt.ArrayLike | None = None) -> list[dict[str, Any]]:
+    """Return one entry per input row with its fate and the facts behind it.
+
+    ``rows`` picks entries by their place in the whole list (ascending), as
+    :func:`event_rows` gives them; by default every row has one.
+    """
+    return [item for chunk in event_chunks(result, rows=rows) for item in chunk]
+
+
+def event_rows(result: Result, event_id: object) -> IntArray:
+    """Return the places in :func:`events` of the entries of ``event_id`` (each copy, each side)."""
+    if result.join is None:
+        return np.flatnonzero(result.inputs["events"].key == event_id)
+    imps, clicks = result.inputs["impressions"], result.inputs["clicks"]
+    return np.concatenate(
+        [np.flatnonzero(imps.key == event_id), len(imps) + np.flatnonzero(clicks.group == event_id)]
+    )
+
+
+def event_chunks(
+    result: Result, *, size: int = CHUNK_ROWS, rows: npt.ArrayLike | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield :func:`events`' entries a chunk of at most ``size`` rows at a time, in order.
+
+    Only one chunk's entries exist at once, so the details of millions of rows can be written
+    out in bounded memory.
+    """
+    total = _event_count(result)
+    picked = np.arange(total, dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
+    build = _join_chunk(result) if result.join is not None else _events_chunk(result)
+    for lo in range(0, len(picked), size):
+        yield build(picked[lo : lo + size])
+
+
+def _event_count(result: Result) -> int:
     if result.join is not None:
-        return _join_events(result)
+        return len(result.inputs["impressions"]) + len(result.inputs["clicks"])
+    return len(result.inputs["events"])
+
+
+def _by_row(row: IntArray) -> tuple[IntArray, IntArray]:
+    """Return the order that sorts ``row`` (stably) and ``row`` in that order."""
+    if len(row) < 2 or bool(np.all(row[1:] >= row[:-1])):
+        return np.arange(len(row), dtype=np.int64), row
+    order = np.argsort(row, kind="stable")
+    return order, row[order]
+
+
+def _ranges(lo: IntArray, hi: IntArray) -> IntArray:
+    """Return ``lo[0]..hi[0]-1``, then ``lo[1]..hi[1]-1``, and so on, as one array.
+
+    >>> _ranges(np.array([0, 5]), np.array([2, 8])).tolist()
+    [0, 1, 5, 6, 7]
+    """
+    counts = hi - lo
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(lo - offsets, counts) + np.arange(int(counts.sum()), dtype=np.int64)
+
+
+def _events_chunk(result: Result) -> Callable[[IntArray], list[dict[str, Any]]]:
+    """Return a builder of the ``events`` input's entries for given rows (ascending)."""
     rows = result.inputs["events"]
     spark = _spark_batch(result)
-    n = len(rows)
-    fate = result.fates.tolist()
-    counted: dict[int, list[dict[str, Any]]] = {}
-    dropped: dict[int, list[dict[str, Any]]] = {}
-    if result.aggregate is not None:
-        c = result.aggregate.contributions
-        wins = result.aggregate.windows
-        size = result.config.window.size_ms
+    agg = result.aggregate
+    size = result.config.window.size_ms
+    if agg is not None:
+        c = agg.contributions
+        order, sorted_rows = _by_row(c.row)
         starts, inverse = np.unique(c.start, return_inverse=True)
-        start_text = isos(starts)
-        end_text = isos(starts + size)
-        emitted = [w.emitted_batch for w in wins]
-        for row, k, gone, late, w in zip(
-            c.row.tolist(),
-            inverse.tolist(),
-            c.dropped.tolist(),
-            c.late_watermark.tolist(),
-            c.window.tolist(),
-            strict=True,
+        start_text, end_text = isos(starts), isos(starts + size)
+        emitted = [w.emitted_batch for w in agg.windows]
+    duplicate_of = result.dedup.duplicate_of if result.dedup is not None else None
+
+    def build(picked: IntArray) -> list[dict[str, Any]]:
+        counted: dict[int, list[dict[str, Any]]] = {}
+        dropped: dict[int, list[dict[str, Any]]] = {}
+        if agg is not None and len(picked):
+            lo = np.searchsorted(sorted_rows, picked, "left")
+            hi = np.searchsorted(sorted_rows, picked, "right")
+            mine = order[_ranges(lo, hi)]
+            for row, k, gone, late, w in zip(
+                c.row[mine].tolist(),
+                inverse[mine].tolist(),
+                c.dropped[mine].tolist(),
+                c.late_watermark[mine].tolist(),
+                c.window[mine].tolist(),
+                strict=True,
+            ):
+                if gone:
+                    dropped.setdefault(row, []).append(
+                        {
+                            "start": start_text[k],
+                            "end": end_text[k],
+                            "late_watermark": iso(late),
+                            "closed_by_ms": late - int(starts[k]) - size,
+                        }
+                    )
+                else:
+                    counted.setdefault(row, []).append(
+                        {"start": start_text[k], "end": end_text[k], "emitted_batch": emitted[w]}
+                    )
+        times = isos(rows.time_ms[picked])
+        first = duplicate_of[picked].tolist() if duplicate_of is not None else None
+        out = []
+        for n, (i, key, batch, valid, group, fate) in enumerate(
+            zip(
+                picked.tolist(),
+                rows.key[picked].tolist(),
+                rows.batch[picked].tolist(),
+                rows.valid[picked].tolist(),
+                rows.group[picked].tolist(),
+                result.fates[picked].tolist(),
+                strict=True,
+            )
         ):
-            if gone:
-                dropped.setdefault(row, []).append(
-                    {
-                        "start": start_text[k],
-                        "end": end_text[k],
-                        "late_watermark": iso(late),
-                        "closed_by_ms": late - int(starts[k]) - size,
-                    }
-                )
-            else:
-                counted.setdefault(row, []).append(
-                    {"start": start_text[k], "end": end_text[k], "emitted_batch": emitted[w]}
-                )
-    times = isos(rows.time_ms)
-    valid = rows.valid.tolist()
-    batch = rows.batch.tolist()
-    keys = rows.key.tolist()
-    groups = rows.group.tolist()
-    first = result.dedup.duplicate_of.tolist() if result.dedup is not None else [-1] * n
-    out = []
-    for i in range(n):
-        item: dict[str, Any] = {
-            "event_id": keys[i],
-            "source": "events",
-            "landed_batch": batch[i],
-            "batch": spark[batch[i]],
-            "event_time": times[i] if valid[i] else None,
-            "event_type": groups[i],
-            "fate": fate[i],
-        }
-        if first[i] >= 0:
-            item["first_seen_batch"] = spark[batch[first[i]]]
-        if i in counted:
-            item["counted_in"] = counted[i]
-        if i in dropped:
-            item["dropped_from"] = dropped[i]
-        out.append(item)
-    return out
+            item: dict[str, Any] = {
+                "event_id": key,
+                "source": "events",
+                "landed_batch": batch,
+                "batch": spark[batch],
+                "event_time": times[n] if valid else None,
+                "event_type": group,
+                "fate": fate,
+            }
+            if first is not None and first[n] >= 0:
+                item["first_seen_batch"] = spark[int(rows.batch[first[n]])]
+            if i in counted:
+                item["counted_in"] = counted[i]
+            if i in dropped:
+                item["dropped_from"] = dropped[i]
+            out.append(item)
+        return out
+
+    return build
 
 
-def _join_events(result: Result) -> list[dict[str, Any]]:
-    assert result.join is not None
+def _join_chunk(result: Result) -> Callable[[IntArray], list[dict[str, Any]]]:
+    """Return a builder of both join sides' entries (impressions, then clicks) for given places."""
+    outcome = result.join
+    assert outcome is not None
     spark = _spark_batch(result)
     imps, clicks = result.inputs["impressions"], result.inputs["clicks"]
     partners_l: dict[int, list[tuple[int, int]]] = {}
     partners_r: dict[int, list[tuple[int, int]]] = {}
-    for i, j, b in result.join.pairs:
+    for i, j, b in outcome.pairs:
         partners_l.setdefault(i, []).append((j, b))
         partners_r.setdefault(j, []).append((i, b))
-    nulls = dict(result.join.null_rows)
+    nulls = dict(outcome.null_rows)
     left_fates, right_fates = result.join_fates
-    out: list[dict[str, Any]] = []
-    for i in range(len(imps)):
-        item = _join_item(imps, i, "impressions", imps.key[i], spark)
-        item["fate"] = left_fates[i]
-        item["joined_with"] = [
-            {"click_id": clicks.group[j], "batch": b} for j, b in partners_l.get(i, [])
-        ]
-        if i in nulls:
-            item["null_row_batch"] = nulls[i]
-        if result.join.left_evicted[i] >= 0:
-            item["evicted_batch"] = int(result.join.left_evicted[i])
-        out.append(item)
-    for j in range(len(clicks)):
-        item = _join_item(clicks, j, "clicks", clicks.group[j], spark)
-        item["impression_id"] = clicks.key[j]
-        item["fate"] = right_fates[j]
-        item["joined_with"] = [
-            {"impression_id": imps.key[i], "batch": b} for i, b in partners_r.get(j, [])
-        ]
-        if result.join.right_evicted[j] >= 0:
-            item["evicted_batch"] = int(result.join.right_evicted[j])
-        out.append(item)
-    return out
+    n_left = len(imps)
+
+    def build(picked: IntArray) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for place in picked.tolist():
+            if place < n_left:
+                i = place
+                item = _join_item(imps, i, "impressions", imps.key[i], spark)
+                item["fate"] = left_fates[i]
+                item["joined_with"] = [
+                    {"click_id": clicks.group[j], "batch": b} for j, b in partners_l.get(i, [])
+                ]
+                if i in nulls:
+                    item["null_row_batch"] = nulls[i]
+                if outcome.left_evicted[i] >= 0:
+                    item["evicted_batch"] = int(outcome.left_evicted[i])
+            else:
+                j = place - n_left
+                item = _join_item(clicks, j, "clicks", clicks.group[j], spark)
+                item["impression_id"] = clicks.key[j]
+                item["fate"] = right_fates[j]
+                item["joined_with"] = [
+                    {"impression_id": imps.key[i], "batch": b} for i, b in partners_r.get(j, [])
+                ]
+                if outcome.right_evicted[j] >= 0:
+                    item["evicted_batch"] = int(outcome.right_evicted[j])
+            out.append(item)
+        return out
+
+    return build
 
 
 def _join_item(

@@ -7,7 +7,7 @@ from typing import Any
 
 from streamlab.durations import describe
 from streamlab.errors import StreamlabError
-from streamlab.model.explain import events
+from streamlab.model.explain import event_rows, events
 from streamlab.model.simulate import Result
 
 
@@ -18,7 +18,7 @@ def _clock(ms: int) -> str:
 
 def story(result: Result, event_id: str) -> str:
     """Tell what happened to one event (or impression, or click), in plain words."""
-    matches = [e for e in events(result) if e["event_id"] == event_id]
+    matches = events(result, event_rows(result, event_id))
     if not matches:
         raise StreamlabError(
             f"no event {event_id!r} in the landed batches: pick an id from 'streamlab explain'"
