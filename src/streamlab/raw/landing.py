@@ -31,10 +31,12 @@ DATA_GLOB = "batch_*/part-*.json"
 _BATCH_DIR = re.compile(r"^batch_(\d{4,})$")
 
 
-def land(paths: LabPaths, batch: Batch) -> Path:
+def land(paths: LabPaths, batch: Batch, *, newer_than_ns: int | None = None) -> Path:
     """Write one batch to ``<root>/<source>/batch_NNNN/`` atomically and return that folder.
 
-    A batch that has landed already is never overwritten.
+    A batch that has landed already is never overwritten. Its data file is made newer than
+    every landed one of its source: ``newer_than_ns`` is the latest of their modification
+    times, where the caller knows it (one that lands many batches in a row), else they are read.
     """
     final = paths.batch(batch.source, batch.batch)
     if final.exists():
@@ -48,7 +50,8 @@ def land(paths: LabPaths, batch: Batch) -> Path:
         data = tmp / DATA_FILE
         data.write_bytes(batch.lines)
         (tmp / MANIFEST).write_bytes(orjson.dumps(batch.manifest))
-        _make_newer(data, _latest_mtime_ns(final.parent))
+        latest = _latest_mtime_ns(final.parent) if newer_than_ns is None else newer_than_ns
+        _make_newer(data, latest)
         os.rename(tmp, final)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,7 +18,7 @@ from streamlab.lab.home import check_home, home_file, record_home
 from streamlab.lab.lock import RootLock, command_line
 from streamlab.lab.paths import CHECKPOINTS, SOURCES, LabPaths
 from streamlab.raw.generator import GeneratorConfig, generate
-from streamlab.raw.landing import land, landed_batches, read_lab, write_lab
+from streamlab.raw.landing import DATA_FILE, land, landed_batches, read_lab, write_lab
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -133,15 +133,17 @@ def _setup(
     # Steps 2 and 3: events, impressions and clicks, one batch folder each.
     target = max(cfg.batches, existing.batches if existing else 0)
     record = GeneratorConfig(**{**cfg.__dict__, "batches": target})
-    missing = {
-        s: [b for b in range(target) if b not in set(landed_batches(paths, s))] for s in SOURCES
-    }
+    landed = {s: set(landed_batches(paths, s)) for s in SOURCES}
+    missing = {s: [b for b in range(target) if b not in landed[s]] for s in SOURCES}
     todo = sorted({b for batches in missing.values() for b in batches})
     total, done = sum(len(v) for v in missing.values()), 0
     if todo:
+        wanted = {s: set(v) for s, v in missing.items()}
+        latest: dict[str, int] = {}  # per source, the newest data file's mtime: read once
         for batch in generate(record, SOURCES, batches=range(todo[0], todo[-1] + 1)):
-            if batch.batch in missing[batch.source]:
-                land(paths, batch)
+            if batch.batch in wanted[batch.source]:
+                folder = land(paths, batch, newer_than_ns=latest.get(batch.source))
+                latest[batch.source] = (folder / DATA_FILE).stat().st_mtime_ns
                 done += 1
                 if progress:
                     progress(done, total)
