@@ -2,4 +2,5 @@
 
 from streamlab.cli import main
 
-main()
+if __name__ == "__main__":  # not when a worker process of setup imports this module
+    main()

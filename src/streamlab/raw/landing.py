@@ -38,29 +38,61 @@ def land(paths: LabPaths, batch: Batch, *, newer_than_ns: int | None = None) -> 
     every landed one of its source: ``newer_than_ns`` is the latest of their modification
     times, where the caller knows it (one that lands many batches in a row), else they are read.
     """
+    return publish(paths, batch.source, batch.batch, stage(paths, batch), newer_than_ns)
+
+
+def stage(paths: LabPaths, batch: Batch) -> Path:
+    """Write one batch into a hidden folder beside its place, for :func:`publish` to land.
+
+    Batches can be staged in any order, by any process; they land in order.
+    """
     final = paths.batch(batch.source, batch.batch)
     if final.exists():
         raise StreamlabError(f"{final} exists already: batches are never overwritten")
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(final)
-    if tmp.exists():
-        shutil.rmtree(tmp)
     try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
         tmp.mkdir()
-        data = tmp / DATA_FILE
-        data.write_bytes(batch.lines)
+        (tmp / DATA_FILE).write_bytes(batch.lines)
         (tmp / MANIFEST).write_bytes(orjson.dumps(batch.manifest))
-        latest = _latest_mtime_ns(final.parent) if newer_than_ns is None else newer_than_ns
-        _make_newer(data, latest)
-        os.rename(tmp, final)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        reason = exc.strerror or type(exc).__name__
-        raise StreamlabError(
-            f"could not write {final} ({reason}): free space or choose a writable --root; "
-            "the batches already landed are kept and setup continues from them next time"
-        ) from exc
+        raise _unwritable(final, exc) from exc
+    return tmp
+
+
+def publish(
+    paths: LabPaths, source: str, number: int, staged: Path, newer_than_ns: int | None = None
+) -> Path:
+    """Land the batch staged at ``staged`` (by :func:`stage`) as batch ``number`` of ``source``.
+
+    Its data file is made newer than every landed one (``newer_than_ns``, as for :func:`land`),
+    then the folder is renamed into place.
+    """
+    final = paths.batch(source, number)
+    try:
+        if final.exists():
+            raise StreamlabError(f"{final} exists already: batches are never overwritten")
+        latest = _latest_mtime_ns(final.parent) if newer_than_ns is None else newer_than_ns
+        _make_newer(staged / DATA_FILE, latest)
+        os.rename(staged, final)
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise _unwritable(final, exc) from exc
+    except StreamlabError:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
     return final
+
+
+def _unwritable(final: Path, exc: OSError) -> StreamlabError:
+    reason = exc.strerror or type(exc).__name__
+    return StreamlabError(
+        f"could not write {final} ({reason}): free space or choose a writable --root; "
+        "the batches already landed are kept and setup continues from them next time"
+    )
 
 
 def _latest_mtime_ns(folder: Path) -> int:
