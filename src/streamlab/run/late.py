@@ -17,6 +17,11 @@ closed accounting in tests/test_pipelines.py.
 Each batch's late rows go to one Parquet file named by batch id, written to a hidden name
 and renamed, then the batch is marked done: a run killed at any point and started again
 rewrites the same file, never a second one.
+
+Spark keeps the offsets of the last ``minBatchesToRetain`` batches only (20), so what a batch
+read and the watermark it ran with are saved (``plans/``, a few bytes) as soon as it commits.
+The rows can then be read for several batches in one Spark job (:data:`CAPTURE_EVERY`)
+without a purge losing any.
 """
 
 from __future__ import annotations
@@ -64,6 +69,12 @@ dropped it, the watermark it missed and by how much (``late_watermark - event_ti
 
 _FILE_PREFIX = "late-batch-"
 
+CAPTURE_EVERY = 10
+"""Pending batches an AvailableNow run lets gather before it reads their late rows: one Spark
+job per ten batches instead of one per batch, which the running queries would otherwise wait
+on (:func:`capture_late`'s ``min_batches``). A live run captures every batch, so its picture
+shows late rows as they happen."""
+
 
 @dataclass(frozen=True)
 class BatchLateness:
@@ -91,8 +102,41 @@ def captured_batches(state: Path) -> dict[int, BatchLateness]:
 
 def captured_count(state: Path) -> int:
     """Return how many batches are captured, from the markers' names alone."""
+    return len(_captured_ids(state))
+
+
+def _captured_ids(state: Path) -> set[int]:
     folder = state / "batches"
-    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
+    return {int(f.stem) for f in folder.glob("*.json")} if folder.is_dir() else set()
+
+
+def pending_plans(checkpoint: Path, state: Path) -> dict[int, tuple[int, list[str]]]:
+    """Return ``{batch: (late watermark ms, files)}`` of every committed, uncaptured batch.
+
+    A batch's plan is read from its offsets once and saved under ``state/plans``, so that
+    Spark's purge of old offsets cannot take it before its rows are captured. Plans of
+    batches already captured (a run killed just after marking one) are removed.
+    """
+    done = _captured_ids(state)
+    folder = state / "plans"
+    saved: dict[int, tuple[int, list[str]]] = {}
+    if folder.is_dir():
+        for file in folder.glob("*.json"):
+            batch_id = int(file.stem)
+            if batch_id in done:
+                file.unlink(missing_ok=True)
+                continue
+            data = json.loads(file.read_text())
+            saved[batch_id] = (int(data["late_watermark_ms"]), list(data["files"]))
+    for batch_id in committed_batches(checkpoint):
+        if batch_id in done or batch_id in saved:
+            continue
+        plan = (late_watermark(checkpoint, batch_id), batch_files(checkpoint, batch_id))
+        folder.mkdir(parents=True, exist_ok=True)
+        body = {"late_watermark_ms": plan[0], "files": plan[1]}
+        atomic_write_bytes(folder / f"{batch_id:06d}.json", json.dumps(body).encode())
+        saved[batch_id] = plan
+    return dict(sorted(saved.items()))
 
 
 def capture_late(
@@ -101,6 +145,8 @@ def capture_late(
     table: Path,
     state: Path,
     quarantine: QuarantineConfig | None = None,
+    *,
+    min_batches: int = 1,
 ) -> list[BatchLateness]:
     """Write the late rows of every committed, not yet captured batch of a windowed query.
 
@@ -110,15 +156,16 @@ def capture_late(
         table: the folder of ``streaming_bronze.late_events``.
         state: where captured batches are marked (``checkpoints/late_data``).
         quarantine: the query's quarantine, so only the records it saw are judged late.
+        min_batches: read nothing until this many batches are pending; their plans are
+            saved meanwhile (:func:`pending_plans`).
 
     Returns the batches captured now.
 
     """
-    done = captured_batches(state)
-    pending = [b for b in committed_batches(checkpoint) if b not in done]
-    if not pending:
+    plan = pending_plans(checkpoint, state)
+    if not plan or len(plan) < min_batches:
         return []
-    plan = {b: (late_watermark(checkpoint, b), batch_files(checkpoint, b)) for b in pending}
+    pending = list(plan)
     counts: dict[int, tuple[int, int]] = {}
     rows: dict[int, list[Any]] = {b: [] for b in pending}
     files = [f for _, fs in plan.values() for f in fs]
@@ -137,6 +184,7 @@ def capture_late(
         )
         marker = state / "batches" / f"{batch_id:06d}.json"
         atomic_write_bytes(marker, json.dumps(asdict(result)).encode())
+        (state / "plans" / f"{batch_id:06d}.json").unlink(missing_ok=True)
         captured.append(result)
     return captured
 

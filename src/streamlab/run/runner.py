@@ -40,7 +40,13 @@ from streamlab.run.checkpoint import (
     read_offsets,
     repair_after_kill,
 )
-from streamlab.run.late import LATE_SCHEMA, capture_late, captured_batches
+from streamlab.run.late import (
+    CAPTURE_EVERY,
+    LATE_SCHEMA,
+    capture_late,
+    captured_batches,
+    pending_plans,
+)
 from streamlab.run.progress import (
     OUTPUT_METRIC,
     Observer,
@@ -392,9 +398,10 @@ def _watch(
                     _raise_failure(name, query)
             # Capture while the tumbling query runs, whether or not late_data was asked for:
             # Spark keeps the offsets of the last minBatchesToRetain batches only (20), and
-            # the capture needs each batch's, so a batch left for later could be lost to it.
+            # the capture needs each batch's, so each batch's plan is saved as it commits. An
+            # AvailableNow run reads the rows of ten batches at a time; a live run each batch.
             if "windowed_agg" in chosen:
-                _capture(spark, paths, cfg)
+                _capture(spark, paths, cfg, CAPTURE_EVERY if trigger.available_now else 1)
             if deadline is not None and time.monotonic() >= deadline:
                 return
             if stop is not None and stop.is_set():
@@ -435,14 +442,17 @@ def _raise_failure(name: str, query: StreamingQuery) -> None:
         )
 
 
-def _capture(spark: SparkSession, paths: LabPaths, cfg: PipelineConfig) -> None:
+def _capture(
+    spark: SparkSession, paths: LabPaths, cfg: PipelineConfig, min_batches: int = 1
+) -> None:
     ckpt = paths.checkpoint(TUMBLING)
     if not (ckpt / "commits").is_dir():
         return
+    state = paths.checkpoint("late_data")
+    if len(pending_plans(ckpt, state)) < max(min_batches, 1):
+        return  # plans saved; nothing to read yet, and no catalog call either
     ref = register_table(spark, paths, LATE_TABLE, LATE_SCHEMA, "events dropped as late")
-    capture_late(
-        spark, ckpt, ref.path, paths.checkpoint("late_data"), QuarantineConfig(cfg.max_skew_ms)
-    )
+    capture_late(spark, ckpt, ref.path, state, QuarantineConfig(cfg.max_skew_ms))
 
 
 def table_rows(paths: LabPaths, table: str) -> int:
