@@ -85,7 +85,10 @@ def event_fates(
 ) -> FateArray:
     """Return the fate of every row of the ``events`` input (``windowed_agg``, ``dedup``)."""
     n = len(rows)
-    fate = np.full(n, Fate.COUNTED if aggregate is not None else Fate.KEPT, dtype=object)
+    # fill, not np.full: np.full stores a plain copy of the text in every row (64 bytes each,
+    # 0.6 GiB at 10M events); fill stores the one Fate member.
+    fate = np.empty(n, dtype=object)
+    fate.fill(Fate.COUNTED if aggregate is not None else Fate.KEPT)
     if aggregate is not None:
         c = aggregate.contributions
         dropped = np.zeros(n, dtype=bool)
