@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from streamlab.model import ModelConfig, Rows, Trigger, WindowSpec, simulate
+from streamlab.model.aggregate import _pairs
 
 S = 1000
 
@@ -70,3 +77,26 @@ def test_state_rows_count_open_windows() -> None:
     # 11 s), c's key arrives; windows [10 s, 15 s) x and y stay, [40 s, 45 s) x opens: 1 + 3.
     # The closing no-data batch evicts with 40 s: c's key and both [10 s, 15 s) windows go.
     assert out.state_rows.tolist() == [2 + 2, 1 + 3, 0 + 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3)), min_size=1, max_size=40),
+    st.sampled_from([1, 7, 5 * S]),
+    st.integers(-3, 3),
+    st.sampled_from([1, 10**9]),
+)
+def test_window_pairs_counted_in_a_table_or_sorted_are_numbered_alike(
+    cells: list[tuple[int, int]], slide: int, offset: int, spread: int
+) -> None:
+    # A spread of 10**9 slides makes the table too large: the pairs are sorted instead.
+    spec = WindowSpec(slide, slide)
+    starts = np.array([offset + slot * spread * slide for slot, _ in cells], dtype=np.int64)
+    codes = np.array([code for _, code in cells], dtype=np.int64)
+    start, name, count, pair_of = _pairs(starts, codes, spec)
+    want = Counter(zip(starts.tolist(), codes.tolist(), strict=True))
+    ordered = sorted(want)
+    assert list(zip(start.tolist(), name.tolist(), strict=True)) == ordered
+    assert count.tolist() == [want[p] for p in ordered]
+    rows = zip(starts.tolist(), codes.tolist(), strict=True)
+    assert pair_of.tolist() == [ordered.index(p) for p in rows]

@@ -56,23 +56,29 @@ def deduplicate(rows: Rows, batches: Sequence[BatchInfo], delay_ms: int) -> Dedu
     """
     n = len(rows)
     evict = eviction_array(batches)
-    late = late_by_data_batch(batches, rows.data_batches)[rows.batch]
     spark = spark_batch_of(batches, rows.data_batches)[rows.batch]
     outcome = np.full(n, KEPT, dtype=np.int64)
     outcome[~rows.valid] = UNPARSEABLE
+    late = late_by_data_batch(batches, rows.data_batches)[rows.batch]
     outcome[rows.valid & (rows.time_ms <= late)] = LATE
+    del late  # temporaries go as soon as they are used: each is 80 MB at 10M rows
     duplicate_of = np.full(n, -1, dtype=np.int64)
-    expires_at = rows.time_ms + delay_ms
 
     codes = factorize(rows.key)
     counts = np.bincount(codes, minlength=int(codes.max()) + 1 if n else 0)
     expired = np.full(n, NEVER, dtype=np.int64)
-    single = counts[codes] == 1
+    single = (counts == 1)[codes]
+    del counts
     kept_single = np.flatnonzero(single & (outcome == KEPT))
     if len(kept_single):
-        first = np.searchsorted(evict, expires_at[kept_single], side="left")
+        expires_at = rows.time_ms[kept_single] + delay_ms
+        first = np.searchsorted(evict, expires_at, side="left")
+        del expires_at
         m = np.maximum(spark[kept_single], first)
+        del first
         expired[kept_single] = np.where(m < len(evict), m, NEVER)
+        del m
+    del kept_single
     # A key seen more than once: its first kept row holds it until its expiry batch; the
     # key's later rows up to that batch are duplicates of it, and the first row after it
     # holds the key anew. Rows of a key come in batch order, so each round peels, for every
@@ -81,7 +87,7 @@ def deduplicate(rows: Rows, batches: Sequence[BatchInfo], delay_ms: int) -> Dedu
     if len(multi):
         order = multi[np.argsort(codes[multi], kind="stable")]
         key, at = codes[order], spark[order]
-        m = np.maximum(at, np.searchsorted(evict, expires_at[order], side="left"))
+        m = np.maximum(at, np.searchsorted(evict, rows.time_ms[order] + delay_ms, side="left"))
         until = np.where(m < len(evict), m, np.iinfo(np.int64).max)
         pending = np.ones(len(order), dtype=bool)
         while pending.any():
@@ -96,7 +102,9 @@ def deduplicate(rows: Rows, batches: Sequence[BatchInfo], delay_ms: int) -> Dedu
             duplicate_of[dups] = order[head[covered]]
             pending[idx[starts]] = False
             pending[idx[covered]] = False
-    state_rows = _state_rows(spark[outcome == KEPT], expired[outcome == KEPT], len(batches))
+    del codes, single
+    kept = outcome == KEPT
+    state_rows = _state_rows(spark[kept], expired[kept], len(batches))
     return DedupOutcome(outcome, duplicate_of, expired, state_rows)
 
 

@@ -122,23 +122,35 @@ def factorize(values: ObjArray) -> IntArray:
     if len(set(items[:_SAMPLE])) * 10 <= min(n, _SAMPLE):
         return _by_table(items)
     hashes = np.fromiter(map(hash, items), np.int64, count=n)
+    del items  # read again only after a collision; the list alone is 80 MB at 10M rows
+    # Temporaries go as soon as they are used: at 10M rows each is another 80 MB.
     order = np.argsort(hashes, kind="stable")  # equal hashes keep their rows' order
-    ordered = hashes[order]
     new = np.empty(n, dtype=bool)
     new[0] = True
+    ordered = hashes[order]
+    del hashes
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    del ordered
     starts = np.flatnonzero(new)
     inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = np.cumsum(new) - 1
+    running = np.cumsum(new)
+    del new
+    running -= 1
+    inverse[order] = running
+    del running
     first = order[starts]  # the first row of each hash
-    sizes = np.diff(np.append(starts, n))
-    shared = np.flatnonzero(sizes[inverse] > 1)
+    del order
+    several = np.diff(np.append(starts, n)) > 1
+    shared = np.flatnonzero(several[inverse])
     if len(shared) and np.asarray(values[shared] != values[first[inverse[shared]]], bool).any():
-        return _by_table(items)
+        return _by_table(values.tolist())
+    del shared
     # Number the hashes by their first row: how many first rows come before it.
     is_first = np.zeros(n, dtype=bool)
     is_first[first] = True
-    rank = np.cumsum(is_first) - 1
+    rank = np.cumsum(is_first)
+    del is_first
+    rank -= 1
     return rank[first][inverse]
 
 
