@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from streamlab.ingest.rules import QuarantineConfig, parse_time_text
 from streamlab.lab.paths import LabPaths
+from streamlab.model import landed
 from streamlab.model.events import Rows, factorize, first_rows, objects
 from streamlab.model.landed import load_source, parse_times
 
@@ -132,6 +133,37 @@ def test_cached_columns_are_the_parsed_ones(
         {(paths.batch("events", b) / "part-00000.json").read_bytes() for b in range(len(batches))}
     )
     assert _rows(load_source(paths, "events")) == first  # read back from the cache
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(event, min_size=1, max_size=12),
+    st.integers(1, 400),
+    st.sampled_from(["none", "blank", "other order"]),
+)
+def test_a_file_read_in_pieces_gives_the_rows_of_one_read(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[dict[str, object]],
+    piece: int,
+    extra: str,
+) -> None:
+    # A file is read a few bytes at a time: blank lines are skipped in any piece, and a line
+    # of another shape in any piece sends the whole file through the quarantine's rules.
+    monkeypatch.setattr(landed, "_PIECE_BYTES", piece)
+    paths = _lab(tmp_path_factory.mktemp("lab"), [rows])
+    file = paths.batch("events", 0) / "part-00000.json"
+    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    if extra == "blank":
+        lines.insert(len(lines) // 2, "\n")
+    elif extra == "other order":
+        lines.append(orjson.dumps(dict(reversed(list(ROW.items())))).decode() + "\n")
+    file.write_text("".join(lines), encoding="utf-8")
+    want = _expected([[*rows, ROW] if extra == "other order" else rows])
+    assert _rows(load_source(paths, "events")) == want
+    assert _rows(load_source(paths, "events")) == want  # from the cache, if any
+    cached = list((paths.cache / "model").glob("events-*.npz"))
+    assert len(cached) == (extra != "other order")
 
 
 def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
