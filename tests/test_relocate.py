@@ -328,7 +328,7 @@ def test_the_notebook_runner_and_dbfs_see_one_root(
 
 
 def _spark_logs(lab: LabPaths) -> dict[str, str]:
-    """A source log, a sink log and late records naming ``lab``'s root, as a run leaves them."""
+    """Source and sink logs, late records and a plan naming ``lab``'s root, as runs leave them."""
     source = "checkpoints/watermark_test/sources/0"
     sink = "warehouse/streaming_bronze.db/events"
     logs = {}
@@ -340,6 +340,9 @@ def _spark_logs(lab: LabPaths) -> dict[str, str]:
         logs[f"{sink}/_spark_metadata/{batch}"] = "v1\n" + json.dumps(wrote, separators=(",", ":"))
         late = {"batch_id": batch, "late_rows": 0, "files": [read]}
         logs[f"checkpoints/late_data/batches/{batch:06d}.json"] = json.dumps(late)
+    # A batch a killed run had not captured yet: its plan names its files too.
+    plan = {"late_watermark_ms": 0, "files": [f"file://{lab.batch('events', 1)}/part-00000.json"]}
+    logs["checkpoints/late_data/plans/000002.json"] = json.dumps(plan)
     return logs
 
 
@@ -366,7 +369,7 @@ def test_a_copy_is_refused_before_spark_starts_and_relocated_exactly(
     assert snapshot(copy) == before
 
     done = relocate_lab(LabPaths.resolve(copy))
-    assert (done.moved_from, done.files, done.rewritten, done.paths) == ([str(made.root)], 6, 6, 6)
+    assert (done.moved_from, done.files, done.rewritten, done.paths) == ([str(made.root)], 7, 7, 7)
     # Each log now reads as a run at the copy's root would have written it; stale .crc gone.
     for name, text in _spark_logs(LabPaths.resolve(copy)).items():
         assert (copy / name).read_text() == text

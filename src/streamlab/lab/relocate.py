@@ -10,7 +10,8 @@ real lab's checkpoints and warehouse for its root:
 - the file sink logs of every table, ``warehouse/<db>.db/<table>/_spark_metadata/N``: one JSON
   line per committed data file (a reader that does not find its files there sees none);
 - late capture's per-batch records, ``checkpoints/late_data/batches/N.json``: the files of
-  each batch.
+  each batch, and the plans of batches not yet captured, ``checkpoints/late_data/plans/N.json``
+  (a run killed before it captured them).
 
 Nothing else holds the root: offsets, commits, checkpoint metadata, state stores (their
 schemas carry no paths), ``_table.json``, ``lab.json`` and the progress log are free of it. The
@@ -80,6 +81,7 @@ def recorded_path_files(paths: LabPaths) -> list[Path]:
             if folder.is_dir() and folder.name.isdigit():
                 found += _log_files(folder)
         found += sorted(paths.checkpoints.glob("late_data/batches/*.json"))
+        found += sorted(paths.checkpoints.glob("late_data/plans/*.json"))
     if paths.warehouse.is_dir():
         for folder in sorted(paths.warehouse.glob("*.db/*/_spark_metadata")):
             found += _log_files(folder)

@@ -138,10 +138,10 @@ def _event_count(result: Result) -> int:
     return len(result.inputs["events"])
 
 
-def _by_row(row: IntArray) -> tuple[IntArray, IntArray]:
-    """Return the order that sorts ``row`` (stably) and ``row`` in that order."""
+def _by_row(row: IntArray) -> tuple[IntArray | None, IntArray]:
+    """Return the order that sorts ``row`` (stably), None if it is sorted, and ``row`` sorted."""
     if len(row) < 2 or bool(np.all(row[1:] >= row[:-1])):
-        return np.arange(len(row), dtype=np.int64), row
+        return None, row  # tumbling windows: one contribution per row, in row order
     order = np.argsort(row, kind="stable")
     return order, row[order]
 
@@ -166,8 +166,6 @@ def _events_chunk(result: Result) -> Callable[[IntArray], list[dict[str, Any]]]:
     if agg is not None:
         c = agg.contributions
         order, sorted_rows = _by_row(c.row)
-        starts, inverse = np.unique(c.start, return_inverse=True)
-        start_text, end_text = isos(starts), isos(starts + size)
         emitted = [w.emitted_batch for w in agg.windows]
     duplicate_of = result.dedup.duplicate_of if result.dedup is not None else None
 
@@ -177,10 +175,13 @@ def _events_chunk(result: Result) -> Callable[[IntArray], list[dict[str, Any]]]:
         if agg is not None and len(picked):
             lo = np.searchsorted(sorted_rows, picked, "left")
             hi = np.searchsorted(sorted_rows, picked, "right")
-            mine = order[_ranges(lo, hi)]
+            mine = _ranges(lo, hi) if order is None else order[_ranges(lo, hi)]
+            # The chunk's own window starts, as text once each.
+            starts, inverse = np.unique(c.start[mine], return_inverse=True)
+            start_text, end_text = isos(starts), isos(starts + size)
             for row, k, gone, late, w in zip(
                 c.row[mine].tolist(),
-                inverse[mine].tolist(),
+                inverse.tolist(),
                 c.dropped[mine].tolist(),
                 c.late_watermark[mine].tolist(),
                 c.window[mine].tolist(),
