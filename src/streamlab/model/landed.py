@@ -201,11 +201,7 @@ def _file_columns(paths: LabPaths, file: Path, source: str, cfg: QuarantineConfi
     if columns is not None:
         _store_cache(cache, columns)
         return columns
-    template, found = _columns(data, source, cfg)
-    columns = _FileColumns.parse(*found)
-    if template:
-        _store_cache(cache, columns)
-    return columns
+    return _FileColumns.parse(*_quarantined_columns(data, source, cfg))
 
 
 _PIECE_BYTES = 8 << 20
@@ -232,8 +228,8 @@ def _template_columns(data: bytes, source: str) -> _FileColumns | None:
             return None
         parts.append(_FileColumns.parse(*_from_template(source, found)))
         del text, found
-    if not parts:
-        return None
+    if not parts:  # an empty file: no lines, all of them the generator's
+        parts.append(_FileColumns.parse([], [], [], []))
     return _FileColumns(
         *(_concat([getattr(p, name) for p in parts], np.object_) for name in ("key", "group")),
         *(np.concatenate([getattr(p, name) for p in parts]) for name in _FileColumns.ARRAYS),
@@ -319,21 +315,14 @@ _LINES = {
 """The exact lines streamlab's generator writes: a file of only these skips the JSON parser."""
 
 
-def _columns(data: bytes, source: str, cfg: QuarantineConfig) -> tuple[bool, list[list[object]]]:
+def _quarantined_columns(data: bytes, source: str, cfg: QuarantineConfig) -> list[list[object]]:
     """Return the key, group, time and processing time of every usable record of ``data``.
 
-    Values are in line order, times as text; the caller parses them and applies the time
-    rules. A file whose every line has the generator's exact shape is read with one pattern
-    (and the first value is True); any other goes line by line through the quarantine's rules
-    and the JSON parser.
+    For a file with any line not of the generator's shape: each line goes through the
+    quarantine's rules and the JSON parser. Values are in line order, times as text; the
+    caller parses them and applies the time rules.
     """
-    text = data.decode("utf-8", "replace")
-    found = _LINES[source].findall(text)
-    if len(found) == text.count("\n") + (not text.endswith("\n") and bool(text)):
-        return True, _from_template(source, found)  # every line matched: no blank line either
-    lines = [line for line in text.split("\n") if line.strip()]
-    if len(found) == len(lines):
-        return True, _from_template(source, found)
+    lines = [line for line in data.decode("utf-8", "replace").split("\n") if line.strip()]
     records = []
     for line in lines:
         reason = classify_line(source, line, cfg)
@@ -341,7 +330,7 @@ def _columns(data: bytes, source: str, cfg: QuarantineConfig) -> tuple[bool, lis
             records.append(orjson.loads(line))
     key_col, group_col = _KEY_AND_GROUP[source]
     names = (key_col, group_col, TIME_COLUMNS[source], "processing_time")
-    return False, [[_text(r.get(name)) for r in records] for name in names]
+    return [[_text(r.get(name)) for r in records] for name in names]
 
 
 def _from_template(source: str, found: list[tuple[str, ...]]) -> list[list[object]]:
